@@ -1,0 +1,117 @@
+"""The nginx proxy: one vhost file per app, checked with `nginx -t` before any reload.
+
+Every change happens under one server-wide lock: write the file, `nginx -t`, then reload, or put the previous
+file back and raise ProxyError. So a bad config never reaches the live nginx. `proxy_update` returns once nginx
+runs the new config and the workers of the old one have finished their requests (the drain), bounded by the
+drain_timeout setting.
+"""
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from ponton.errors import ProxyError
+from ponton.hookspecs import hookimpl
+from plugins.nginx.render import render_shared, render_vhost
+
+SHARED_FILE = "000-ponton.conf"  # sorts before every app's file
+
+
+@hookimpl
+def proxy_update(settings, app, domains, backends, weights, proxy):
+    settings.nginx_log_dir.mkdir(parents=True, exist_ok=True)
+    text = render_vhost(settings, app, domains, backends, weights, proxy)
+    with _locked(settings):
+        _ensure_shared(settings)
+        _apply(settings, settings.nginx_conf_dir / f"{app}.conf", text)
+
+
+@hookimpl
+def proxy_remove(settings, app):
+    path = settings.nginx_conf_dir / f"{app}.conf"
+    with _locked(settings):
+        if path.exists():
+            _apply(settings, path, None)
+
+
+@contextlib.contextmanager
+def _locked(settings):
+    settings.nginx_conf_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.state_dir / "nginx.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _ensure_shared(settings):
+    path = settings.nginx_conf_dir / SHARED_FILE
+    text = render_shared(settings)
+    if not path.exists() or path.read_text() != text:
+        _apply(settings, path, text)
+
+
+def _apply(settings, path: Path, text: str | None):
+    """Make `path` hold `text` (None: remove it) in the live nginx, or leave everything as it was."""
+    previous = path.read_text() if path.exists() else None
+    if previous == text:
+        return
+    _write(path, text)
+    try:
+        check = _nginx(settings, "-t")
+    except BaseException:  # nginx missing or hanging: the new file was never checked
+        _write(path, previous)
+        raise
+    if check.returncode != 0:
+        _write(path, previous)
+        reason = [line for line in check.stderr.splitlines() if "[emerg]" in line or "[error]" in line]
+        raise ProxyError(f"nginx refused the new config for {path.name}: {(reason or [check.stderr])[-1].strip()}")
+    _reload(settings)
+
+
+def _write(path: Path, text: str | None):
+    if text is None:
+        path.unlink(missing_ok=True)
+        return
+    tmp = path.with_name(f".{path.name}.tmp")  # not *.conf: nginx never includes a half-written file
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _nginx(settings, *args) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run([*settings.nginx_argv, *args], capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise ProxyError(f"nginx not found: {settings.nginx_command!r} (setting nginx_command)") from None
+    except OSError as e:
+        raise ProxyError(f"cannot run nginx: {settings.nginx_command!r}: {e.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise ProxyError(f"nginx {' '.join(args)} did not finish within 60s") from None
+
+
+def _reload(settings):
+    """Reload nginx and wait until the old config's workers have finished their requests and exited."""
+    master = _master_pid(settings)
+    old_workers = _children(master)
+    result = _nginx(settings, "-s", "reload")
+    if result.returncode != 0:
+        raise ProxyError(f"nginx reload failed: {result.stderr.strip()}")
+    deadline = time.monotonic() + settings.drain_timeout
+    while old_workers & _children(master) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _master_pid(settings) -> int:
+    try:
+        return int(Path(settings.nginx_pid_file).read_text())
+    except (OSError, ValueError):
+        raise ProxyError(f"nginx is not running (no pid in {settings.nginx_pid_file})") from None
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return {int(child) for child in f.read().split()}
+    except FileNotFoundError:
+        return set()

@@ -1,0 +1,29 @@
+"""Pure builders: the nginx configuration text for one app, and the part every app shares."""
+
+from ponton.proxy import AppProxy, acme_dir
+
+
+def render_vhost(settings, app: str, domains: list[str], backends: list[int], weights: dict[int, int] | None,
+                 proxy: AppProxy) -> str:
+    """The app's server blocks: HTTP (and HTTPS with its certificate) for its domains."""
+    return _render(
+        "vhost.conf.j2", app=app, domains=domains, backends=backends, weights=weights or {}, proxy=proxy,
+        http_port=settings.http_port, https_port=settings.https_port, log_dir=settings.nginx_log_dir,
+        https_suffix="" if settings.https_port == 443 else f":{settings.https_port}",
+    )
+
+
+def render_shared(settings) -> str:
+    """Settings for every app's server blocks, and the servers answering names no app claims."""
+    return _render("http.conf.j2", http_port=settings.http_port, https_port=settings.https_port,
+                   acme_dir=acme_dir(settings.state_dir))
+
+
+def _render(template: str, **values) -> str:
+    import jinja2  # imported here: only commands that change routing pay for it
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("plugins.nginx", "."), trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+    )
+    return env.get_template(template).render(**values)

@@ -1,0 +1,1 @@
+"""ponton: a self-hosted PaaS. `git push`, Docker containers, nginx in front."""

@@ -1,0 +1,3 @@
+from ponton.cli import main
+
+main()

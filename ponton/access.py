@@ -1,0 +1,86 @@
+"""Who may do what. Two roles: `admin` (everything, server-wide commands included) and `user` (the apps they own,
+having created them, and the apps granted to them with acl:add).
+
+Every request is checked here, once, before it runs: the CLI wraps the callback of every command it registers,
+built-in or plugin (`guard`), and ssh-command checks a push or a clone the same way (`check`). A denied request
+raises AccessDenied before anything changed, and is recorded in the app's events. Someone on the server itself
+(no PONTON_USER: root, the services) is an admin.
+"""
+
+import functools
+
+import click
+
+from ponton.errors import AccessDenied
+
+ADMIN, USER = "admin", "user"
+ROLES = (ADMIN, USER)
+
+# Any user may run these: each shows, or creates, only what is the user's own.
+OPEN = {"apps:list", "apps:create", "quota:report"}
+# Run by sshd and by git during a push; ssh.parse never lets a remote user name them.
+INTERNAL = {"ssh-command", "git-hook"}
+# On an app, for its owner (and admins) only: its existence, its name, and who else may use it.
+OWNER_ONLY = {"apps:destroy", "apps:rename", "acl:add", "acl:remove"}
+# On an app, for admins only: these decide what a tenant gets from the server. (git:from-image deploys any image
+# on the server, another app's build included.)
+ADMIN_ONLY = {"resource:limit", "resource:reserve", "git:from-image"}
+# Any other command needs access to the app its APP argument names, and without one it is for admins: a command
+# added later (by a plugin too) is safe until someone decides otherwise.
+APP_PARAMS = ("app", "old")  # apps:rename OLD NEW acts on OLD
+
+
+def guard(command: click.Command) -> click.Command:
+    """Make `command` check access with its parsed arguments before its own code runs."""
+    callback = command.callback
+    if callback is None or getattr(callback, "ponton_guarded", False):
+        return command
+
+    @functools.wraps(callback)
+    def guarded(*args, **params):
+        from ponton.context import Ponton
+
+        check(click.get_current_context().ensure_object(Ponton), command.name, params)
+        return callback(*args, **params)
+
+    guarded.ponton_guarded = True
+    command.callback = guarded
+    return command
+
+
+def check(p, command: str, params: dict):
+    """Raise AccessDenied unless the acting user may run `command` with `params` (the parsed arguments)."""
+    user = p.remote_user
+    if user is None or command in INTERNAL or is_admin(p):
+        return
+    app = next((params[name] for name in APP_PARAMS if params.get(name)), None)
+    if command in OPEN:
+        return
+    if app is None or command in ADMIN_ONLY:
+        deny(p, app, f"{command} is for admins only")
+    if not p.state.app_exists(app):
+        return  # the command itself says so, or (a push) creates the app for this user
+    if command in OWNER_ONLY:
+        if p.state.app(app)["owner"] != user:
+            deny(p, app, f"only the owner of app {app} or an admin may run {command} (user {user})")
+    elif not p.state.has_access(app, user):
+        deny(p, app, f"user {user} has no access to app {app} ({command})")
+
+
+def deny(p, app: str | None, reason: str):
+    """Refuse the request: record it in the app's events (if the app exists) and raise AccessDenied."""
+    if app and p.state.app_exists(app):
+        p.event(app, "denied", reason)
+    raise AccessDenied(f"access denied: {reason}")
+
+
+def is_admin(p) -> bool:
+    return p.remote_user is None or p.state.role(p.remote_user) == ADMIN
+
+
+def visible_apps(p) -> list[str]:
+    """The apps the acting user may see: every app for an admin, else the owned and granted ones."""
+    names = [row["name"] for row in p.state.apps()]
+    if is_admin(p):
+        return names
+    return [name for name in names if p.state.has_access(name, p.remote_user)]

@@ -1,0 +1,86 @@
+"""The `ponton` command: Dokku-style `topic:verb APP ARGS`, run as root or as the SSH forced command."""
+
+import sys
+
+import click
+
+from ponton.errors import PontonError
+
+
+class PontonCLI(click.Group):
+    """Prints ponton's errors (and the Docker engine's) as one line and exits with their code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PontonError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except Exception as e:
+            docker_errors = sys.modules.get("docker.errors")
+            if docker_errors is None or not isinstance(e, docker_errors.DockerException):
+                raise
+            click.echo(f"error: Docker engine: {e}", err=True)
+            ctx.exit(1)
+
+    def add_command(self, cmd, name=None):
+        from ponton import access
+
+        super().add_command(access.guard(cmd), name)  # every command checks who may run it, in one place
+
+    def list_commands(self, ctx):
+        _load_plugin_commands(self)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or (_load_plugin_commands(self) and super().get_command(ctx, name))
+
+
+@click.group(cls=PontonCLI, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ponton")
+def cli():
+    """ponton: deploy apps with `git push`, run them as containers behind nginx."""
+
+
+def _load_plugin_commands(group: click.Group) -> bool:
+    from ponton import plugins
+
+    for commands in plugins.manager().hook.ponton_commands():
+        for command in commands:
+            group.add_command(command)
+    return True
+
+
+def _register_builtin_commands():
+    from ponton.commands import (
+        acl, apps, certs, config, deploys, domains, events, git, letsencrypt, logs, metrics, proxy, ps, quota, releases, resource,
+        server, sshkeys, stack,
+    )
+
+    for module in (acl, apps, certs, config, deploys, domains, events, git, letsencrypt, logs, metrics, proxy, ps, quota,
+                   releases, resource, server, sshkeys, stack):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on `argv` and return its exit code; errors are printed as one line."""
+    if not cli.commands:
+        _register_builtin_commands()
+    try:
+        code = cli.main(args=argv, prog_name="ponton", standalone_mode=False)
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
+        click.echo(f"error: {e.format_message()}{hint}", err=True)
+        code = e.exit_code
+    except click.ClickException as e:
+        click.echo(f"error: {e.format_message()}", err=True)
+        code = e.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        code = 1
+    return code if isinstance(code, int) else 0
+
+
+def main():
+    sys.exit(run())

@@ -1,0 +1,1 @@
+"""The built-in commands, one module per topic; each module lists its commands in COMMANDS."""

@@ -1,0 +1,93 @@
+"""apps:create, apps:list, apps:info, apps:rename, apps:destroy."""
+
+import click
+
+from ponton import access, certs, deploy, quota
+from ponton.errors import InvalidInput
+from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
+
+
+@click.command("apps:create")
+@app_argument()
+@pass_ponton
+def create(p, app):
+    """Create APP (pushing to an app that does not exist creates it too). You own the apps you create."""
+    create_app(p, app)
+    click.echo(f"-----> Created {app}: {p.url(app)}")
+
+
+def create_app(p, app: str):
+    """Create `app`, owned by the user who asks (within their quota); on the server itself, by no one."""
+    quota.check_new_app(p, p.remote_user)
+    p.state.create_app(app, owner=p.remote_user)
+    p.event(app, "create", f"created {app}")
+
+
+@click.command("apps:list")
+@format_option
+@pass_ponton
+def list_apps(p, fmt):
+    """List the apps you may use (an admin sees every app)."""
+    names = access.visible_apps(p)
+    emit(fmt, names, "\n".join(names) or "no apps yet: ponton apps:create APP")
+
+
+@click.command("apps:info")
+@app_argument()
+@format_option
+@pass_ponton
+def info(p, app, fmt):
+    """Show APP's URL, domains, current release, scale and state."""
+    row = p.state.app(app)
+    current = p.state.current_release(app)
+    data = {
+        "name": app,
+        "url": p.url(app),
+        "domains": p.domains(app),
+        "created": when(row["created"]),
+        "owner": row["owner"],
+        "release": current.label if current else None,
+        "source": current.source if current else None,
+        "formation": p.state.formation(app),
+        "state": "stopped" if row["stopped"] else ("running" if current else "not deployed"),
+    }
+    text = table([[k, ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else
+                   " ".join(v) if isinstance(v, list) else v or "-"] for k, v in data.items()], ["field", "value"])
+    emit(fmt, data, text)
+
+
+@click.command("apps:rename")
+@app_argument("old")
+@app_argument("new")
+@pass_ponton
+def rename(p, old, new):
+    """Rename OLD to NEW; its containers are replaced (a short interruption, as with Dokku)."""
+    if old == new:
+        raise InvalidInput("the new name is the same as the old one")
+    with p.locked(old, new):
+        p.state.app_id(old)
+        p.state.rename_app(old, new)
+        deploy.remove_runtime(p, old)
+        certs.rename(p.settings.state_dir, old, new)
+        deploy.converge(p, new)
+        p.event(new, "rename", f"renamed from {old}")
+    click.echo(f"-----> Renamed {old} to {new}: {p.url(new)}")
+
+
+@click.command("apps:destroy")
+@app_argument()
+@click.option("--force", is_flag=True, help="Required: destroying removes containers, routing, config and releases.")
+@pass_ponton
+def destroy(p, app, force):
+    """Destroy APP: its containers, network, vhost, config and release history."""
+    if not force:
+        raise InvalidInput(f"destroying {app} cannot be undone: run again with --force")
+    with p.locked(app):
+        p.state.app_id(app)
+        deploy.remove_runtime(p, app)
+        certs.store(p.settings.state_dir, app, None)
+        p.state.delete_app(app)
+    click.echo(f"-----> Destroyed {app}")
+
+
+COMMANDS = [create, list_apps, info, rename, destroy]

@@ -1,0 +1,76 @@
+"""domains:add, domains:remove, domains:report, domains:set-global. Routing follows at once."""
+
+import click
+
+from ponton import access, deploy, validate
+from ponton.errors import InvalidInput
+from ponton.output import app_argument, emit, format_option, pass_ponton
+
+
+@click.command("domains:add")
+@app_argument()
+@click.argument("domain")
+@pass_ponton
+def add(p, app, domain):
+    """Serve APP at DOMAIN too (a domain belongs to one app only)."""
+    domain = validate.domain(domain)
+    with p.locked(app):
+        _check_free(p, app, domain)
+        p.state.add_domain(app, domain)
+        deploy.reroute(p, app, undo=lambda: p.state.remove_domain(app, domain))
+        p.event(app, "domains", f"added {domain}")
+    click.echo(f"-----> Added {domain} to {app}")
+
+
+def _check_free(p, app: str, domain: str):
+    """Refuse a domain that is, or could become, another app's: APP.GLOBAL names belong to the apps of those names
+    (nginx would serve a name claimed twice by whichever file it read first)."""
+    _, _, parent = domain.partition(".")
+    if parent == p.global_domain():
+        raise InvalidInput(f"{domain} is reserved: every app NAME is served at NAME.{parent}")
+    holder = p.state.domain_app(domain)
+    if holder and holder != app and holder not in access.visible_apps(p):
+        raise InvalidInput(f"domain {domain} is already used by another app")  # whose, is not this user's business
+
+
+@click.command("domains:remove")
+@app_argument()
+@click.argument("domain")
+@pass_ponton
+def remove(p, app, domain):
+    """Stop serving APP at DOMAIN."""
+    domain = validate.domain(domain)
+    with p.locked(app):
+        p.state.remove_domain(app, domain)
+        deploy.reroute(p, app)
+        p.event(app, "domains", f"removed {domain}")
+    click.echo(f"-----> Removed {domain} from {app}")
+
+
+@click.command("domains:report")
+@app_argument()
+@format_option
+@pass_ponton
+def report(p, app, fmt):
+    """List the domains APP answers to."""
+    domains = p.domains(app)
+    emit(fmt, domains, "\n".join(domains))
+
+
+@click.command("domains:set-global")
+@click.argument("domain")
+@pass_ponton
+def set_global(p, domain):
+    """Serve every app at APP.DOMAIN."""
+    domain = validate.domain(domain)
+    clashes = [d for row in p.state.apps() for d in p.state.domains(row["name"]) if d.partition(".")[2] == domain]
+    if clashes:
+        raise InvalidInput(f"custom domains {', '.join(clashes)} would clash with the APP.{domain} names: remove them")
+    p.state.set_setting("domain", domain)
+    for row in p.state.apps():
+        with p.locked(row["name"]):
+            deploy.reroute(p, row["name"])
+    click.echo(f"-----> Apps are now served at APP.{domain}")
+
+
+COMMANDS = [add, remove, report, set_global]

@@ -1,0 +1,110 @@
+"""Deploying code: git:from-image, git:from-archive, git:set; and the two commands sshd and git run
+for a push (ssh-command, git-hook), which are hidden and never reachable over SSH."""
+
+import hashlib
+import io
+import os
+import re
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import click
+
+from gitreceive import hook, repo, ssh
+from ponton import access, deploy
+from ponton.commands.apps import create_app
+from ponton.errors import InvalidInput
+from ponton.output import app_argument, pass_ponton
+
+BRANCH = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}(?<![./])")
+MAX_ARCHIVE = 512 * 1024 * 1024
+
+
+def _create_if_missing(p, app: str):
+    if not p.state.app_exists(app):
+        create_app(p, app)
+        click.echo(f"-----> Created {app}", err=True)
+
+
+@click.command("git:from-image")
+@app_argument()
+@click.argument("image")
+@pass_ponton
+def from_image(p, app, image):
+    """Deploy IMAGE (a local Docker image) as a new release of APP, creating APP if needed."""
+    with p.locked(app):
+        _create_if_missing(p, app)
+        deploy.deploy_image(p, app, image, source=image, description=f"Deploy image {image}")
+
+
+@click.command("git:from-archive")
+@app_argument()
+@pass_ponton
+def from_archive(p, app):
+    """Build and deploy a tarball of the app's source read from standard input: `ponton git:from-archive APP < app.tar`."""
+    data = click.get_binary_stream("stdin").read(MAX_ARCHIVE + 1)
+    if len(data) > MAX_ARCHIVE:
+        raise InvalidInput(f"archive larger than {MAX_ARCHIVE // 2**20} MiB")
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    with p.locked(app), tempfile.TemporaryDirectory(prefix=f"ponton-{app}-") as source:
+        try:
+            tar = tarfile.open(fileobj=io.BytesIO(data))
+        except tarfile.TarError:  # its message lists every compression tried, one per line
+            raise InvalidInput("not a readable tar archive: expected a tar file, plain or gzip, bzip2 or xz") from None
+        try:
+            with tar:
+                tar.extractall(source, filter="data")  # refuses absolute paths, `..`, devices, links out
+        except (tarfile.TarError, OSError) as e:
+            raise InvalidInput(f"not a readable tar archive: {' '.join(str(e).split())}") from None
+        _create_if_missing(p, app)
+        image = f"{deploy.BUILT_IMAGE_PREFIX}{app}:archive-{digest}"
+        deploy.build_and_deploy(p, app, Path(source), image, f"archive sha256:{digest}", "Deploy archive")
+
+
+@click.command("git:set")
+@app_argument()
+@click.argument("key", type=click.Choice(["deploy-branch"]))
+@click.argument("value")
+@pass_ponton
+def git_set(p, app, key, value):
+    """Set APP's deploy-branch: pushes to it deploy, pushes to other branches are only stored."""
+    if not BRANCH.fullmatch(value):
+        raise InvalidInput(f"invalid branch name {value!r}")
+    with p.locked(app):
+        p.state.set_deploy_branch(app, value)
+    click.echo(f"-----> {app} deploys pushes to {value}")
+
+
+@click.command("git-hook", hidden=True)
+@pass_ponton
+def git_hook(p):
+    """git's pre-receive hook (installed in each app's repo). The ssh-command that started git holds the lock."""
+    hook.run(p, hook.app_from_env(), hook.read_updates())
+
+
+@click.command("ssh-command", hidden=True)
+@click.option("--user", required=True, help="The name of the SSH key that connected.")
+@pass_ponton
+@click.pass_context
+def ssh_command(ctx, p, user):
+    """The forced command of every key in authorized_keys: runs what SSH_ORIGINAL_COMMAND asks, if allowed."""
+    from ponton.cli import cli, run
+
+    os.environ["PONTON_USER"] = user  # who asks: access checks and events of everything this request does
+    allowed = {name for name, command in cli.commands.items() if not command.hidden}
+    request = ssh.parse(os.environ.get("SSH_ORIGINAL_COMMAND"), allowed)
+    if not request.is_git:
+        ctx.exit(run(request.argv))  # the command checks access itself, as every command does
+    access.check(p, request.argv[0], {"app": request.app})
+    if request.argv[0] == "git-upload-pack":
+        ctx.exit(subprocess.run(["git-upload-pack", str(repo.existing(p.settings.state_dir, request.app))]).returncode)
+    with p.locked(request.app):
+        _create_if_missing(p, request.app)
+        path = repo.ensure(p.settings.state_dir, request.app)
+        env = {**os.environ, "PONTON_APP": request.app, "PONTON_USER": user}
+        ctx.exit(subprocess.run(["git-receive-pack", str(path)], env=env).returncode)
+
+
+COMMANDS = [from_image, from_archive, git_set, git_hook, ssh_command]

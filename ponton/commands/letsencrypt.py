@@ -1,0 +1,93 @@
+"""letsencrypt:set, letsencrypt:enable, letsencrypt:disable, letsencrypt:renew, letsencrypt:list."""
+
+import click
+
+from ponton import certs, letsencrypt
+from ponton.errors import InvalidInput, NotFound
+from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
+
+
+@click.command("letsencrypt:set")
+@click.option("--global", "global_", is_flag=True, required=True, help="Required: these settings are server-wide.")
+@click.argument("key", type=click.Choice(sorted(letsencrypt.GLOBAL_KEYS)))
+@click.argument("value")
+@pass_ponton
+def set_(p, global_, key, value):
+    """Set the ACME account's email, or the ACME server (a directory URL, `production` or `staging`)."""
+    value = letsencrypt.check_global(key, value)
+    p.state.set_setting(letsencrypt.GLOBAL_KEYS[key], value)
+    click.echo(f"-----> Let's Encrypt {key} = {value}")
+
+
+@click.command("letsencrypt:enable")
+@app_argument()
+@pass_ponton
+def enable(p, app):
+    """Get a certificate for APP's domains now, and keep it renewed (the watchdog renews 30 days before expiry)."""
+    with p.locked(app):
+        if p.state.letsencrypt(app) is None and certs.installed(p.settings.state_dir, app) is not None:
+            raise InvalidInput(f"{app} has a certificate of its own: `ponton certs:remove {app}` first")
+        click.echo(f"-----> Requesting a certificate for {', '.join(p.domains(app))}")
+        p.state.set_letsencrypt(app, "pending")
+        try:
+            certificate = letsencrypt.renew(p, app)
+        except BaseException:
+            p.state.set_letsencrypt(app, None)  # nothing changed: the app is served as before
+            raise
+    click.echo(f"-----> {app} is served over HTTPS until {certificate.not_after:%Y-%m-%d}, renewed automatically")
+
+
+@click.command("letsencrypt:renew")
+@app_argument()
+@pass_ponton
+def renew(p, app):
+    """Renew APP's certificate now (the old one keeps serving if this fails)."""
+    with p.locked(app):
+        if p.state.letsencrypt(app) is None:
+            raise NotFound(f"Let's Encrypt is not enabled for {app}: `ponton letsencrypt:enable {app}`")
+        certificate = letsencrypt.renew(p, app)
+    click.echo(f"-----> Renewed the certificate of {app}: valid until {certificate.not_after:%Y-%m-%d}")
+
+
+@click.command("letsencrypt:disable")
+@app_argument()
+@pass_ponton
+def disable(p, app):
+    """Stop renewing APP's certificate and remove it: APP is served over plain HTTP again."""
+    with p.locked(app):
+        if p.state.letsencrypt(app) is None:
+            raise NotFound(f"Let's Encrypt is not enabled for {app}")
+        certs.install(p, app, None)
+        p.state.set_letsencrypt(app, None)
+        p.event(app, "letsencrypt", "disabled; certificate removed")
+    click.echo(f"-----> Let's Encrypt disabled for {app}")
+
+
+@click.command("letsencrypt:list")
+@format_option
+@pass_ponton
+def list_(p, fmt):
+    """List the apps with Let's Encrypt: expiry, status, the last error and the next retry."""
+    data = [status(p, row) for row in p.state.letsencrypt_apps()]
+    rows = [[d["app"], d["status"], d["expires"] or "-", d["days_left"] if d["expires"] else "-",
+             d["retry_at"] or "-", d["error"] or "-"] for d in data]
+    text = table(rows, ["app", "status", "expires", "days left", "next try", "last error"]) if data else \
+        "no app uses Let's Encrypt: `ponton letsencrypt:enable APP`"
+    emit(fmt, data, text)
+
+
+def status(p, row) -> dict:
+    """One app's Let's Encrypt status, as letsencrypt:list and `ponton report` show it."""
+    certificate = certs.installed(p.settings.state_dir, row["app"])
+    return {
+        "app": row["app"],
+        "status": row["status"],
+        "expires": when(certificate.not_after.timestamp()) if certificate else None,
+        "days_left": int(certificate.days_left()) if certificate else None,
+        "error": row["last_error"],
+        "failures": row["failures"],
+        "retry_at": when(row["retry_after"]) if row["retry_after"] else None,
+    }
+
+
+COMMANDS = [set_, enable, renew, disable, list_]

@@ -1,0 +1,69 @@
+"""logs: what the app's instances print (or its nginx access log); releases:logs: what a build printed."""
+
+import datetime
+import time
+
+import click
+
+from ponton.errors import InvalidInput, NotFound
+from ponton.output import app_argument, pass_ponton
+
+
+def _since(value: str | None) -> int | None:
+    """`--since` as a Unix time: an age like 90s, 15m, 2h, 1d, or an ISO time like 2026-11-28T10:00 (UTC
+    unless it says otherwise)."""
+    if value is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if value[-1:] in units and value[:-1].isascii() and value[:-1].isdigit():
+        return int(time.time()) - int(value[:-1]) * units[value[-1]]
+    try:
+        when = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"invalid --since {value!r}: use an age like 15m or 2h, or a time like 2026-11-28T10:00") from None
+    return int((when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)).timestamp())
+
+
+@click.command("logs")
+@app_argument()
+@click.option("-t", "--tail", "follow", is_flag=True, help="Keep printing new lines, across deploys (Ctrl-C ends).")
+@click.option("-n", "--num", type=click.IntRange(0, 100_000), default=100, show_default=True,
+              help="How many recent lines to print first.")
+@click.option("--ps", "process", metavar="TYPE", help="Only instances of this process type, e.g. worker.")
+@click.option("--since", metavar="T", help="Only lines since T: an age (15m, 2h, 1d) or an ISO time.")
+@click.option("--proxy", is_flag=True, help="Show the app's nginx access log (one JSON object per request).")
+@pass_ponton
+def logs(p, app, follow, num, process, since, proxy):
+    """Print the output of APP's instances, merged in time order, each line prefixed with its instance."""
+    from runtime import logs as app_logs
+
+    p.state.app_id(app)
+    if proxy and (since or process):
+        raise InvalidInput("--since and --ps apply to the app's output, not to --proxy")
+    if proxy:
+        path = p.settings.nginx_log_dir / f"{app}.access.log"
+        lines, stream = app_logs.tail_file(path, num), (app_logs.follow_file(path) if follow else ())
+    else:
+        lines = app_logs.recent(app, num, process, _since(since))
+        stream = app_logs.follow(app, process) if follow else ()
+    for line in lines:
+        click.echo(line)
+    for line in stream:
+        click.echo(line)
+
+
+@click.command("releases:logs")
+@app_argument()
+@click.argument("version")
+@pass_ponton
+def release_logs(p, app, version):
+    """Print the build output of release VERSION of APP (e.g. v3)."""
+    from ponton.commands.releases import parse_version
+
+    release = p.state.release(app, parse_version(version))
+    if not release.build_log:
+        raise NotFound(f"{release.label} of {app} was not built by ponton ({release.source})")
+    click.echo(release.build_log)
+
+
+COMMANDS = [logs, release_logs]

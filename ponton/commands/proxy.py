@@ -1,0 +1,42 @@
+"""proxy:set, proxy:report: how nginx serves an app (HTTPS redirect, HSTS)."""
+
+import click
+
+from ponton import deploy, proxy
+from ponton.output import app_argument, emit, format_option, pass_ponton, table
+
+
+def _knob_help() -> str:
+    return "\n".join(f"{key:<16} {text} ({default})" for key, (_, default, text) in proxy.KNOBS.items())
+
+
+@click.command("proxy:set", help=f"""Set a proxy KEY of APP (no VALUE: back to the default).
+
+\b
+{_knob_help()}
+""")
+@app_argument()
+@click.argument("key", metavar="KEY")
+@click.argument("value", required=False)
+@pass_ponton
+def set_(p, app, key, value):
+    proxy.check(key, value)
+    with p.locked(app):
+        previous = p.state.proxy_settings(app).get(key)
+        p.state.set_proxy_setting(app, key, value)
+        deploy.reroute(p, app, undo=lambda: p.state.set_proxy_setting(app, key, previous))
+        p.event(app, "proxy-settings", f"{key}={value if value is not None else '(default)'}")
+    click.echo(f"-----> {app}: {key} = {value if value is not None else '(default)'}")
+
+
+@click.command("proxy:report")
+@app_argument()
+@format_option
+@pass_ponton
+def report(p, app, fmt):
+    """Show APP's proxy settings."""
+    data = proxy.knobs(p.state.proxy_settings(app))
+    emit(fmt, data, table([[k, str(v).lower()] for k, v in data.items()], ["setting", "value"]))
+
+
+COMMANDS = [set_, report]

@@ -1,0 +1,130 @@
+"""ps:scale, ps:report, ps:restart, ps:stop, ps:start: the app's instances."""
+
+import http.client
+
+import click
+
+from ponton import deploy, quota, validate
+from ponton.errors import NotFound
+from ponton.output import app_argument, emit, format_option, pass_ponton, table
+
+
+@click.command("ps:scale")
+@app_argument()
+@click.argument("pairs", metavar="TYPE=N...", nargs=-1)
+@pass_ponton
+def scale(p, app, pairs):
+    """Run N instances of each process TYPE, e.g. `ps:scale APP web=3 worker=1`."""
+    counts = validate.scale_pairs(pairs)
+    with p.locked(app):
+        quota.check_instances(p, app, counts)
+        previous = p.state.formation(app)
+        p.state.set_formation(app, counts)
+        try:
+            deployed = deploy.converge(p, app)
+        except BaseException:
+            p.state.set_formation(app, previous)
+            raise
+    scaled = " ".join(f"{k}={v}" for k, v in p.state.formation(app).items())
+    p.event(app, "scale", scaled)
+    click.echo(f"-----> Scaled {app}: {scaled}" + ("" if deployed else " (applies from the first deploy)"))
+
+
+@click.command("ps:report")
+@app_argument()
+@format_option
+@pass_ponton
+def report(p, app, fmt):
+    """Each instance of APP: process type, release, state, health, uptime, restarts."""
+    from runtime import engine, health
+
+    statuses = p.state.instance_statuses(app)
+    rows = []
+    for instance in engine.instances(app):
+        status = statuses.get(instance.name)
+        restarts = instance.container.attrs.get("RestartCount", 0)
+        rows.append({
+            "instance": instance.name,
+            "release": f"v{instance.release}",
+            "state": status["status"] if status else instance.container.status,
+            "health": _health(instance, health) if instance.process == "web" else "-",
+            "uptime": _duration(instance.uptime) if instance.running else "-",
+            "restarts": restarts,
+            "last_exit": instance.exit_reason if restarts or not instance.running else "-",
+            "port": instance.port,
+            "container": instance.container.name,
+        })
+    text = table([list(r.values()) for r in rows], list(rows[0])) if rows else f"{app} has no instances"
+    emit(fmt, rows, text)
+
+
+def _health(instance, health) -> str:
+    try:
+        status, _ = health.probe(instance)
+    except (OSError, http.client.HTTPException):
+        return "unreachable"
+    return "healthy" if status < 500 else f"unhealthy ({status})"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m{seconds % 60:02d}s"
+
+
+@click.command("ps:restart")
+@app_argument()
+@pass_ponton
+def restart(p, app):
+    """Replace every instance of APP, one at a time, without dropping a request."""
+    with p.locked(app):
+        _require_deployed(p, app, deploy.converge(p, app, replace=True))
+        p.event(app, "restart", "every instance replaced")
+    click.echo(f"-----> Restarted {app}")
+
+
+@click.command("ps:stop")
+@app_argument()
+@pass_ponton
+def stop(p, app):
+    """Stop every instance of APP (it answers 503 until ps:start)."""
+    with p.locked(app):
+        p.state.set_stopped(app, True)
+        deploy.converge(p, app)
+        p.event(app, "stop", "every instance stopped")
+    click.echo(f"-----> Stopped {app}")
+
+
+@click.command("ps:start")
+@app_argument()
+@pass_ponton
+def start(p, app):
+    """Start APP's instances again after ps:stop."""
+    with p.locked(app):
+        p.state.set_stopped(app, False)
+        _require_deployed(p, app, deploy.converge(p, app))
+        p.event(app, "start", "instances started")
+    click.echo(f"-----> Started {app}")
+
+
+@click.command("ps:rebuild")
+@app_argument()
+@pass_ponton
+def rebuild(p, app):
+    """Build APP again from its deployed commit (or redeploy its image) and roll it out."""
+    from gitreceive import hook
+
+    with p.locked(app):
+        current = p.state.current_release(app)
+        _require_deployed(p, app, current is not None)
+        if hook.is_commit(current.source):
+            hook.deploy_commit(p, app, current.source)
+        else:
+            deploy.deploy_image(p, app, current.image, current.source, f"Rebuild of {current.label}")
+
+
+def _require_deployed(p, app, deployed: bool):
+    if not deployed:
+        raise NotFound(f"app {app} has not been deployed yet")
+
+
+COMMANDS = [scale, report, restart, stop, start, rebuild]

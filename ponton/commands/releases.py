@@ -1,0 +1,48 @@
+"""releases, rollback."""
+
+import click
+
+from ponton import deploy
+from ponton.errors import InvalidInput
+from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
+
+
+@click.command("releases")
+@app_argument()
+@format_option
+@pass_ponton
+def releases(p, app, fmt):
+    """List APP's releases, newest first: version, source, created, status."""
+    current = p.state.current_release(app)
+    rows = [
+        {
+            "version": r.label,
+            "source": r.source,
+            "description": r.description,
+            "created": when(r.created),
+            "status": "current" if current and r.version == current.version else r.status,
+        }
+        for r in reversed(p.state.releases(app))
+    ]
+    emit(fmt, rows, table([list(r.values()) for r in rows], list(rows[0])) if rows else f"{app} has no releases")
+
+
+@click.command("rollback")
+@app_argument()
+@click.argument("version", required=False)
+@pass_ponton
+def rollback(p, app, version):
+    """Roll APP back to VERSION (e.g. v3; default: the release before the current one), code and config."""
+    number = None if version is None else parse_version(version)
+    with p.locked(app):
+        deploy.rollback(p, app, number)
+
+
+def parse_version(version: str) -> int:
+    digits = version.removeprefix("v")
+    if not digits.isascii() or not digits.isdigit():
+        raise InvalidInput(f"invalid version {version!r}: use a release number like v3 or 3")
+    return int(digits)
+
+
+COMMANDS = [releases, rollback]

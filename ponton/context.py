@@ -1,0 +1,62 @@
+"""What every command needs: settings, state, the plugin hooks, and the app lock."""
+
+import contextlib
+import functools
+import getpass
+import os
+
+from ponton import plugins, settings as settings_module
+from ponton.lock import app_lock
+from ponton.state import State
+
+
+class Ponton:
+    def __init__(self, settings=None):
+        self.settings = settings or settings_module.load()
+
+    @functools.cached_property
+    def state(self) -> State:
+        return State(self.settings.state_dir)
+
+    @property
+    def hooks(self):
+        return plugins.manager().hook
+
+    def locked(self, *apps: str):
+        """Hold the locks of `apps`, taken in name order so that two commands never wait on each other."""
+        stack = contextlib.ExitStack()
+        for app in sorted(set(apps)):
+            stack.enter_context(app_lock(self.settings.state_dir, app))
+        return stack
+
+    @property
+    def remote_user(self) -> str | None:
+        """The user whose SSH key runs this (ssh-command sets PONTON_USER); None on the server itself."""
+        return os.environ.get("PONTON_USER") or None
+
+    @property
+    def user(self) -> str:
+        """Who is acting, for the events: the SSH key's name, else the local account."""
+        return self.remote_user or f"{getpass.getuser()} (local)"
+
+    def event(self, app: str, kind: str, message: str):
+        """Record what happened to `app` and who did it (`ponton events APP`)."""
+        self.state.add_event(app, self.user, kind, message)
+
+    def global_domain(self) -> str:
+        return self.state.setting("domain", self.settings.domain)
+
+    def domains(self, app: str) -> list[str]:
+        return [f"{app}.{self.global_domain()}", *self.state.domains(app)]
+
+    def url(self, app: str) -> str:
+        port = "" if self.settings.http_port == 80 else f":{self.settings.http_port}"
+        return f"http://{app}.{self.global_domain()}{port}"
+
+    def route(self, app: str, backends: list[int], weights: dict[int, int] | None = None):
+        from ponton import proxy
+
+        self.hooks.proxy_update(
+            settings=self.settings, app=app, domains=self.domains(app), backends=backends, weights=weights,
+            proxy=proxy.for_app(self, app),
+        )

@@ -1,0 +1,260 @@
+"""The deploy pipeline, top to bottom: image → release → rollout (health-gated swap behind the proxy) → post-deploy.
+
+Every change that needs new containers comes through here: a new image, a config change, a rollback, a scale
+change, ps:restart/start/stop. Callers hold the app's lock.
+"""
+
+import time
+from collections.abc import Callable
+
+import click
+
+from ponton import appfiles, quota, resources
+from ponton.context import Ponton
+from ponton.errors import DeployError, InvalidInput, NotFound, ProxyError
+from ponton.state import Release
+
+BUILT_IMAGE_PREFIX = "ponton/app-"
+
+
+def deploy_image(p: Ponton, app: str, image: str, source: str, description: str, build_log: str = "") -> Release:
+    """Release `image` with the app's current config: release phase and predeploy, rollout, postdeploy."""
+    from runtime import engine, image as image_files
+
+    if not engine.image_exists(image):
+        raise NotFound(f"image {image} does not exist on this server (build or load it first)")
+    click.echo(f"-----> Reading Procfile and app.json from {image}")
+    files = image_files.read_files(image, ["Procfile", "app.json"])
+    processes = appfiles.parse_procfile(files.get("Procfile", ""))
+    release_command = processes.pop("release", None)
+    meta = appfiles.parse_app_json(files["app.json"]) if "app.json" in files else appfiles.no_app_json()
+    if meta["formation"] and p.state.current_release(app) is None:
+        quota.check_instances(p, app, meta["formation"])
+        p.state.set_formation(app, meta["formation"])
+    p.state.set_stopped(app, False)
+    release = p.state.add_release(
+        app, image, source, p.state.config(app), processes or {"web": ""}, meta["healthchecks"], description,
+        build_log,
+    )
+    try:
+        for step, command in [("release", release_command), ("predeploy", meta["scripts"].get("predeploy"))]:
+            _run_once(p, app, release, step, command)
+    except DeployError as e:
+        p.state.set_release_status(app, release.version, "failed")
+        p.event(app, "deploy-failed", f"{release.label} ({release.description}): {e}")
+        raise
+    roll_out(p, app, release)
+    _run_once(p, app, release, "postdeploy", meta["scripts"].get("postdeploy"))
+    _prune_images(p, app)
+    return release
+
+
+def build_and_deploy(p: Ponton, app: str, source_dir, image: str, source: str, description: str) -> Release:
+    """Build `source_dir` into `image`, streaming the build output, then deploy it with its build log."""
+    from builder import build
+
+    lines = []
+
+    def log(line: str):
+        lines.append(line)
+        click.echo(line)
+
+    build(p.settings, source_dir, image, log)
+    return deploy_image(p, app, image, source, description, build_log="\n".join(lines))
+
+
+def _run_once(p: Ponton, app: str, release: Release, step: str, command: str | None):
+    """Run a release-phase command or an app.json script in a one-off container; fail the deploy if it fails."""
+    from runtime import engine
+
+    if not command:
+        return
+    click.echo(f"-----> Running {step}: {command}")
+    code, output = engine.run_once(app, release, command, p.settings.release_timeout, str(p.settings.state_dir),
+                                   resources.for_process(p, app, "run"))
+    for line in output.splitlines():
+        click.echo(f"       {line}")
+    if code != 0:
+        raise DeployError(f"{step} command failed with exit code {code}: {command}")
+
+
+def _prune_images(p: Ponton, app: str):
+    """Keep the images of the newest keep_releases releases (rollback reaches them), remove older builds."""
+    from runtime import engine
+
+    releases = p.state.releases(app)
+    keep = {r.image for r in releases[-p.settings.keep_releases:]}
+    engine.remove_images(built_images(releases) - keep)
+
+
+def built_images(releases: list[Release]) -> set[str]:
+    """The images ponton built from source (never an image the user deployed with git:from-image)."""
+    return {r.image for r in releases if r.image.startswith(BUILT_IMAGE_PREFIX)}
+
+
+def redeploy(p: Ponton, app: str, description: str) -> Release | None:
+    """A new release of the current code with the app's current config. None if the app was never deployed."""
+    current = p.state.current_release(app)
+    if current is None:
+        return None
+    release = p.state.add_release(
+        app, current.image, current.source, p.state.config(app), current.processes, current.healthchecks, description
+    )
+    return roll_out(p, app, release)
+
+
+def rollback(p: Ponton, app: str, version: int | None) -> Release:
+    """Roll out the code and config of an earlier release (by default the one before the current)."""
+    current = p.state.current_release(app)
+    if current is None:
+        raise NotFound(f"app {app} has no release to roll back from")
+    if version is None:
+        earlier = [r for r in p.state.releases(app) if r.status == "succeeded" and r.version < current.version]
+        if not earlier:
+            raise NotFound(f"app {app} has no earlier successful release")
+        version = earlier[-1].version
+    target = p.state.release(app, version)
+    if target.version == current.version:
+        raise InvalidInput(f"v{version} is already the current release of {app}")
+    release = p.state.add_release(
+        app, target.image, target.source, target.config, target.processes, target.healthchecks,
+        f"Rollback to v{target.version}",
+    )
+    roll_out(p, app, release)
+    p.state.replace_config(app, target.config)
+    return release
+
+
+def roll_out(p: Ponton, app: str, release: Release) -> Release:
+    strategy = strategy_of(p, app)
+    try:
+        rollout = _converge(p, app, release, strategy=strategy)
+    except (DeployError, ProxyError) as e:
+        p.state.set_release_status(app, release.version, "failed")
+        p.event(app, "deploy-failed", f"{release.label} ({release.description}): {str(e).splitlines()[0]}")
+        raise
+    if strategy.name == "canary" and rollout.kept_old:
+        until = time.time() + strategy.canary_duration if strategy.canary_duration else None
+        p.state.set_release_status(app, release.version, "canary")
+        p.state.set_canary(app, release.version, until)
+        p.event(app, "canary", f"{release.label} gets {strategy.canary_weight}% of requests")
+        click.echo(f"=====> {app} {release.label} gets {strategy.canary_weight}% of requests: "
+                   f"`ponton deploy:promote {app}` or `ponton deploy:abort {app}`")
+        return release
+    _succeeded(p, app, release)
+    return release
+
+
+def _succeeded(p: Ponton, app: str, release: Release):
+    p.state.set_release_status(app, release.version, "succeeded")
+    p.event(app, "deploy", f"{release.label} ({release.description})")
+    p.hooks.post_deploy(settings=p.settings, app=app, release=release)
+    click.echo(f"=====> {app} {release.label} deployed: {p.url(app)}")
+
+
+def promote(p: Ponton, app: str):
+    """Send every request to the canary release and retire the old instances."""
+    from runtime.rollout import Strategy
+
+    canary = _canary(p, app)
+    _converge(p, app, canary, strategy=Strategy(), canary_ok=True)
+    p.state.set_canary(app, None, None)
+    _succeeded(p, app, canary)
+
+
+def abort(p: Ponton, app: str):
+    """Send every request back to the current release and remove the canary's instances."""
+    from runtime.rollout import Strategy
+
+    canary = _canary(p, app)
+    _converge(p, app, p.state.current_release(app), strategy=Strategy(), canary_ok=True)
+    p.state.set_canary(app, None, None)
+    p.state.set_release_status(app, canary.version, "aborted")
+    p.event(app, "canary-aborted", f"{canary.label} aborted")
+
+
+def _canary(p: Ponton, app: str) -> Release:
+    version = p.state.app(app)["canary_version"]
+    if version is None:
+        raise InvalidInput(f"{app} has no canary in progress")
+    return p.state.release(app, version)
+
+
+def converge(p: Ponton, app: str, replace: bool = False, unhealthy: frozenset[str] = frozenset()) -> bool:
+    """Bring the current release to the app's formation (renewing every instance if `replace`, and the
+    containers in `unhealthy`). False if the app has nothing deployed yet."""
+    current = p.state.current_release(app)
+    if current is None:
+        return False
+    _converge(p, app, current, replace, unhealthy)
+    return True
+
+
+def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhealthy: frozenset[str] = frozenset(),
+              strategy=None, canary_ok: bool = False):
+    from runtime.rollout import Rollout
+
+    row = p.state.app(app)
+    if row["canary_version"] is not None and not canary_ok:
+        raise InvalidInput(f"a canary (v{row['canary_version']}) is in progress: "
+                           f"`ponton deploy:promote {app}` or `ponton deploy:abort {app}` first")
+    strategy = strategy or strategy_of(p, app)
+    standby = row["standby_version"] if (row["standby_until"] or 0) > time.time() else None
+    rollout = Rollout(app, release, p.settings, lambda ports, weights: p.route(app, ports, weights), strategy,
+                      resources.for_release(p, app, release))
+    rollout.run(
+        {} if row["stopped"] else p.state.formation(app), replace, unhealthy,
+        reuse=_identical(p, app, release),
+        spare=frozenset() if standby is None else frozenset({standby}),
+    )
+    if strategy.name == "blue-green" and rollout.kept_old:
+        p.state.set_standby(app, max(i.release for i in rollout.kept_old), time.time() + strategy.wait_to_retire)
+    elif row["standby_version"] is not None and standby is None:
+        p.state.set_standby(app, None, None)  # its window closed: this rollout retired it
+    return rollout
+
+
+def reroute(p: Ponton, app: str, undo: Callable[[], object] | None = None):
+    """Route the app's domains to the web instances that serve it now (after a domain change, or to mend
+    drift): the current release's, plus a canary's with its share; never a blue-green standby.
+    If the proxy refuses the new routing, `undo` puts back the change that caused it."""
+    from runtime import engine
+    from runtime.rollout import canary_weights
+
+    current = p.state.current_release(app)
+    canary = p.state.app(app)["canary_version"]
+    web = [i for i in engine.instances(app) if i.process == "web" and i.port]
+    serving = [i.port for i in web if current and i.release in _identical(p, app, current)]
+    trial = [i.port for i in web if canary is not None and i.release == canary]
+    share = strategy_of(p, app).canary_weight
+    try:
+        p.route(app, serving + trial, canary_weights(serving, trial, share))
+    except BaseException:
+        if undo is not None:
+            undo()
+        raise
+
+
+def _identical(p: Ponton, app: str, release: Release) -> frozenset[int]:
+    """Versions of releases with the same image, config, processes and checks: their instances are alike."""
+    return frozenset(r.version for r in p.state.releases(app) if _same_code_and_config(r, release))
+
+
+def _same_code_and_config(a: Release, b: Release) -> bool:
+    return (a.image, a.config, a.processes, a.healthchecks) == (b.image, b.config, b.processes, b.healthchecks)
+
+
+def strategy_of(p: Ponton, app: str):
+    from ponton import strategy
+
+    return strategy.load(p.state.deploy_settings(app))
+
+
+def remove_runtime(p: Ponton, app: str):
+    """Remove every container, the network and the routing of `app` (destroy, rename)."""
+    from runtime import engine
+
+    p.hooks.proxy_remove(settings=p.settings, app=app)
+    for instance in engine.instances(app):
+        engine.remove(instance)
+    engine.remove_network(app)

@@ -1,0 +1,87 @@
+"""What the proxy does for an app beyond routing its domains over HTTP: TLS, the HTTP->HTTPS redirect, HSTS and
+extra ports. Built from the state as plain data and handed to the `proxy_update` hook."""
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ponton import certs
+from ponton.errors import InvalidInput
+
+TRUE, FALSE = ("true", "on", "yes", "1"), ("false", "off", "no", "0")
+
+
+def _boolean(value: str) -> bool:
+    if value.lower() not in TRUE + FALSE:
+        raise InvalidInput(f"expected true or false, got {value!r}")
+    return value.lower() in TRUE
+
+
+# knob -> (parser, default, help)
+KNOBS = {
+    "https-redirect": (_boolean, True, "redirect HTTP to HTTPS once the app has a certificate"),
+    "hsts": (_boolean, False, "send Strict-Transport-Security over HTTPS (browsers then refuse plain HTTP)"),
+    "hsts-max-age": (int, 31536000, "seconds browsers remember HSTS"),
+}
+
+
+@dataclass(frozen=True)
+class Tls:
+    certificate: Path  # PEM chain, leaf first
+    key: Path
+    version: str  # a digest of the certificate: a renewed one (same paths) still changes the proxy's config
+
+
+@dataclass(frozen=True)
+class PortRoute:
+    """An extra port: nginx listens on `host_port` and forwards `scheme` traffic to `container_port` of the
+    web instances, reached on `backends` (their loopback ports for it)."""
+
+    scheme: str  # http, https, grpc, grpcs, tcp, udp
+    host_port: int
+    container_port: int
+    backends: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppProxy:
+    tls: Tls | None = None
+    https_redirect: bool = True
+    hsts: bool = False
+    hsts_max_age: int = 31536000
+    acme_dir: Path | None = None  # served at /.well-known/acme-challenge/ on every HTTP server block
+    ports: tuple[PortRoute, ...] = field(default_factory=tuple)
+
+
+def check(key: str, value: str | None) -> str | None:
+    """The value to store for knob `key` (None: the default), or InvalidInput."""
+    if key not in KNOBS:
+        raise InvalidInput(f"unknown proxy setting {key!r}: use one of {', '.join(KNOBS)}")
+    if value is not None:
+        try:
+            KNOBS[key][0](value)
+        except ValueError:
+            raise InvalidInput(f"{key}: expected a whole number, got {value!r}") from None
+    return value
+
+
+def knobs(values: dict[str, str]) -> dict[str, object]:
+    """Every knob's effective value, by name."""
+    return {key: parse(values[key]) if key in values else default for key, (parse, default, _) in KNOBS.items()}
+
+
+def acme_dir(state_dir: Path) -> Path:
+    return state_dir / "acme-challenge"
+
+
+def for_app(p, app: str, ports: tuple[PortRoute, ...] = ()) -> AppProxy:
+    where = certs.directory(p.settings.state_dir, app)
+    tls = None
+    if (where / certs.CERT_FILE).exists():
+        digest = hashlib.sha256((where / certs.CERT_FILE).read_bytes()).hexdigest()[:16]
+        tls = Tls(where / certs.CERT_FILE, where / certs.KEY_FILE, digest)
+    values = knobs(p.state.proxy_settings(app))
+    return AppProxy(
+        tls=tls, https_redirect=values["https-redirect"], hsts=values["hsts"], hsts_max_age=values["hsts-max-age"],
+        acme_dir=acme_dir(p.settings.state_dir), ports=ports,
+    )

@@ -1,0 +1,75 @@
+"""Quotas per user: how many apps they may own, and how many instances their apps may run in all.
+
+An admin sets them (`quota:set USER apps=N instances=M`); a key never set falls back to the server default, the
+setting `default_quota`, written the same way ("apps=5 instances=10"; empty: no limit). Admins, and apps without
+an owner (created on the server itself), have no quota.
+"""
+
+from ponton import access
+from ponton.errors import InvalidInput, PontonError
+
+KEYS = ("apps", "instances")
+UNLIMITED = "unlimited"
+DEFAULT = "default"  # quota:set USER apps=default: back to the server default
+MAXIMUM = 100_000
+
+
+def parse(pairs, allow_default: bool = True) -> dict[str, str | None]:
+    """KEY=VALUE pairs (VALUE: a number, `unlimited`, or `default` which gives None) as values to store."""
+    if not pairs:
+        raise InvalidInput(f"expected KEY=VALUE pairs with keys {' and '.join(KEYS)}, e.g. apps=5 instances=10")
+    result = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in KEYS:
+            raise InvalidInput(f"unknown quota {key!r} in {pair!r}: use {' or '.join(KEYS)}")
+        if value == DEFAULT and allow_default:
+            result[key] = None
+        elif value == UNLIMITED or (value.isascii() and value.isdigit() and int(value) <= MAXIMUM):
+            result[key] = value
+        else:
+            choices = f"{UNLIMITED}{' or ' + DEFAULT if allow_default else ''}"
+            raise InvalidInput(f"invalid quota {pair!r}: use a whole number from 0 to {MAXIMUM}, or {choices}")
+    return result
+
+
+def limits(p, user: str) -> dict[str, int | None]:
+    """The user's quota per key; None means no limit."""
+    try:
+        defaults = parse(p.settings.default_quota.split(), allow_default=False) if p.settings.default_quota else {}
+    except InvalidInput as e:
+        raise PontonError(f"setting default_quota: {e}") from None
+    chosen = {**defaults, **p.state.quotas(user)}
+    return {key: None if chosen.get(key, UNLIMITED) == UNLIMITED else int(chosen[key]) for key in KEYS}
+
+
+def usage(p, user: str) -> dict[str, int]:
+    apps = p.state.owned_apps(user)
+    return {"apps": len(apps), "instances": sum(sum(p.state.formation(app).values()) for app in apps)}
+
+
+def check_new_app(p, owner: str | None):
+    """Refuse a new app (which runs one web instance) that would take `owner` over a quota."""
+    if not _limited(p, owner):
+        return
+    allowed, used = limits(p, owner), usage(p, owner)
+    for key in KEYS:
+        if allowed[key] is not None and used[key] + 1 > allowed[key]:
+            access.deny(p, None, f"quota: {owner} may have at most {allowed[key]} {key} and has {used[key]}")
+
+
+def check_instances(p, app: str, counts: dict[str, int]):
+    """Refuse a formation change of `app` that would take its owner over the instances quota (never a decrease)."""
+    owner = p.state.app(app)["owner"]
+    if not _limited(p, owner):
+        return
+    allowed, used = limits(p, owner)["instances"], usage(p, owner)["instances"]
+    current = p.state.formation(app)
+    wanted = used - sum(current.values()) + sum({**current, **counts}.values())
+    if allowed is not None and wanted > allowed and wanted > used:
+        access.deny(p, app, f"quota: the apps of {owner} may run at most {allowed} instances in all, "
+                            f"this would make {wanted}")
+
+
+def _limited(p, owner: str | None) -> bool:
+    return owner is not None and p.state.role(owner) != access.ADMIN

@@ -1,0 +1,48 @@
+"""Per-app deploy strategy knobs (`deploy:set APP KEY VALUE`), checked and turned into a runtime Strategy."""
+
+from ponton.errors import InvalidInput
+
+
+def _choice(value: str) -> str:
+    from runtime.rollout import STRATEGIES
+
+    if value not in STRATEGIES:
+        raise InvalidInput(f"unknown strategy {value!r}: use one of {', '.join(STRATEGIES)}")
+    return value
+
+
+def _number(low: float, high: float, kind=float):
+    def parse(value: str):
+        try:
+            number = kind(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise InvalidInput(f"expected a {'whole ' if kind is int else ''}number from {low:g} to {high:g}, got {value!r}")
+        return number
+    return parse
+
+
+# knob -> (Strategy field, parser)
+KNOBS = {
+    "strategy": ("name", _choice),
+    "batch": ("batch", _number(1, 50, int)),
+    "wait-to-retire": ("wait_to_retire", _number(0, 3600)),
+    "canary-weight": ("canary_weight", _number(1, 99, int)),
+    "canary-duration": ("canary_duration", _number(0, 7 * 86400)),
+}
+
+
+def check(key: str, value: str | None) -> str | None:
+    """The value to store for knob `key` (None: the default), or InvalidInput."""
+    if key not in KNOBS:
+        raise InvalidInput(f"unknown deploy setting {key!r}: use one of {', '.join(KNOBS)}")
+    if value is not None:
+        KNOBS[key][1](value)
+    return value
+
+
+def load(values: dict[str, str]):
+    from runtime.rollout import Strategy
+
+    return Strategy(**{KNOBS[k][0]: KNOBS[k][1](v) for k, v in values.items() if k in KNOBS})

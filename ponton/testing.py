@@ -1,0 +1,314 @@
+"""Test helpers shipped with ponton (its own tests and benchmarks use them): a private nginx on a free
+loopback port, an isolated ponton (own state dir, own nginx) driven through its real CLI, and a bounded load
+loop on 127.0.0.1."""
+
+import getpass
+import http.client
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NGINX_CONF = """\
+daemon on;
+user root;  # its workers serve files from the test's private temporary directory (ACME challenges)
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+worker_processes 2;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    include {dir}/conf.d/*.conf;
+}}
+"""
+
+
+SSHD_CONFIG = """\
+Port {port}
+ListenAddress 127.0.0.1
+HostKey {dir}/host_key
+PidFile {dir}/sshd.pid
+AuthorizedKeysFile {dir}/authorized_keys
+PermitRootLogin forced-commands-only
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+LogLevel ERROR
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LoopbackHTTPS(http.client.HTTPSConnection):
+    """HTTPS to a name (SNI, certificate check, Host header) at 127.0.0.1: test traffic never leaves the machine."""
+
+    def connect(self):
+        raw = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        try:
+            self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+
+
+class Sandbox:
+    """An isolated ponton: its own state dir and its own nginx; `run` calls the real `ponton` CLI."""
+
+    def __init__(self, root: Path, domain: str = "ponton.test", **settings):
+        self.root = root
+        self.http_port = free_port()
+        self.https_port = free_port()
+        self.domain = domain
+        nginx_dir = root / "nginx"
+        (nginx_dir / "conf.d").mkdir(parents=True)
+        (nginx_dir / "tmp").mkdir()
+        (nginx_dir / "nginx.conf").write_text(NGINX_CONF.format(dir=nginx_dir))
+        self.nginx_command = f"nginx -c {nginx_dir}/nginx.conf -p {nginx_dir}"
+        config = {
+            "state_dir": str(root / "state"),
+            "domain": domain,
+            "http_port": self.http_port,
+            "https_port": self.https_port,
+            "nginx_conf_dir": str(nginx_dir / "conf.d"),
+            "nginx_command": self.nginx_command,
+            "nginx_pid_file": str(nginx_dir / "nginx.pid"),
+            "nginx_log_dir": str(nginx_dir / "logs"),
+            "authorized_keys_file": str(root / "ssh" / "authorized_keys"),
+            **settings,
+        }
+        # A settings file, not environment variables: SSH forced commands get no environment but this path.
+        (root / "ponton.yml").write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in config.items()))
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PONTON_")}
+        self.env["PONTON_CONFIG"] = str(root / "ponton.yml")
+        self.conf_dir = nginx_dir / "conf.d"
+        subprocess.run(self.nginx_command.split(), check=True)
+        self.sshd_port: int | None = None
+
+    def new_app_name(self) -> str:
+        return f"t{secrets.token_hex(4)}"
+
+    def run(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "ponton", *args], env=self.env, capture_output=True, text=True, input=input,
+            timeout=600,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"ponton {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}")
+        return result
+
+    def get(self, host: str, path: str = "/", port: int | None = None) -> tuple[int, bytes]:
+        """GET through this sandbox's nginx (or a given loopback port) with a Host header."""
+        connection = http.client.HTTPConnection("127.0.0.1", port or self.http_port, timeout=10)
+        try:
+            connection.request("GET", path, headers={"Host": host, "Connection": "close"})
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def get_tls(self, host: str, path: str = "/", cafile: str | None = None, port: int | None = None,
+                headers: dict | None = None) -> tuple[int, bytes, dict]:
+        """GET over HTTPS through this sandbox's nginx on 127.0.0.1, with `host` as SNI and Host header, the
+        certificate verified against `cafile`: (status, body, headers)."""
+        import ssl
+
+        context = ssl.create_default_context(cafile=cafile)
+        connection = LoopbackHTTPS(host, port or self.https_port, context=context, timeout=10)
+        try:
+            connection.request("GET", path, headers={"Connection": "close", **(headers or {})})
+            response = connection.getresponse()
+            return response.status, response.read(), dict(response.getheaders())
+        finally:
+            connection.close()
+
+    def host(self, app: str) -> str:
+        return f"{app}.{self.domain}"
+
+    def close(self):
+        """Destroy every app of this sandbox and stop its nginx."""
+        listing = self.run("apps:list", "--format", "json", check=False)
+        if listing.returncode == 0:
+            for app in json.loads(listing.stdout):
+                self.run("apps:destroy", app, "--force", check=False)
+        subprocess.run([*self.nginx_command.split(), "-s", "quit"], check=False, capture_output=True)
+        if self.sshd_port:
+            pid = (self.root / "ssh" / "sshd.pid").read_text().strip()
+            subprocess.run(["kill", pid], check=False)
+
+    def start_sshd(self) -> int:
+        """A real sshd on a free loopback port reading this sandbox's authorized_keys, for real pushes."""
+        ssh_dir = self.root / "ssh"
+        ssh_dir.mkdir(exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ssh_dir / "host_key"], check=True)
+        self.sshd_port = free_port()
+        (ssh_dir / "sshd_config").write_text(SSHD_CONFIG.format(dir=ssh_dir, port=self.sshd_port))
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+        subprocess.run(["/usr/sbin/sshd", "-f", ssh_dir / "sshd_config"], check=True)
+        return self.sshd_port
+
+    def new_key(self, name: str) -> Path:
+        """A fresh client key pair; returns the private key's path (the public key is next to it, .pub)."""
+        path = self.root / "ssh" / f"client-{name}"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path], check=True)
+        return path
+
+    def ssh_env(self, key: Path) -> dict:
+        """Environment for `git` and `ssh` as the holder of `key`, talking to this sandbox's sshd."""
+        command = (f"ssh -i {key} -p {self.sshd_port} -o IdentitiesOnly=yes -o BatchMode=yes "
+                   "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR")
+        return {**self.env, "GIT_SSH_COMMAND": command, "SSH_COMMAND": command}
+
+    def remote(self, app: str) -> str:
+        return f"ssh://{getpass.getuser()}@127.0.0.1:{self.sshd_port}/{app}"
+
+
+@dataclass
+class LoadResult:
+    ok: int = 0
+    failures: list[str] = field(default_factory=list)
+    longest: float = 0.0  # seconds: the slowest request, the longest pause any client saw
+    bodies: dict[bytes, int] = field(default_factory=dict)
+    sequences: list[list[bytes]] = field(default_factory=list)  # per client: first word of each body, in order
+
+
+class Load:
+    """A bounded load loop: `clients` threads GET `host` through nginx on 127.0.0.1 until stopped, or until
+    `max_seconds` or `max_requests` run out. Each request uses a new connection."""
+
+    def __init__(self, port: int, host: str, clients: int = 4, max_seconds: float = 300, max_requests: int = 500_000,
+                 tls=None):
+        """`tls`: an ssl.SSLContext to send HTTPS (SNI `host`) instead of HTTP."""
+        self.port, self.host, self.clients, self.tls = port, host, clients, tls
+        self.deadline = time.monotonic() + max_seconds
+        self.max_requests = max_requests
+        self.result = LoadResult()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.result.sequences = [[] for _ in range(clients)]
+        self._threads = [threading.Thread(target=self._loop, args=(n,), daemon=True) for n in range(clients)]
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _loop(self, client: int):
+        while not self._stop.is_set() and time.monotonic() < self.deadline:
+            started = time.monotonic()
+            try:
+                if self.tls:
+                    connection = LoopbackHTTPS(self.host, self.port, context=self.tls, timeout=30)
+                else:
+                    connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                connection.request("GET", "/", headers={"Host": self.host, "Connection": "close"})
+                response = connection.getresponse()
+                body = response.read()
+                connection.close()
+                outcome = None if response.status == 200 else f"HTTP {response.status}: {body[:200]!r}"
+            except (OSError, http.client.HTTPException) as e:
+                body, outcome = b"", f"{type(e).__name__}: {e}"
+            elapsed = time.monotonic() - started
+            with self._lock:
+                result = self.result
+                result.longest = max(result.longest, elapsed)
+                if outcome:
+                    result.failures.append(outcome)
+                else:
+                    result.ok += 1
+                    result.bodies[body] = result.bodies.get(body, 0) + 1
+                    result.sequences[client].append(body.split(b" ", 1)[0])
+                if result.ok + len(result.failures) >= self.max_requests:
+                    self._stop.set()
+
+
+class CertificateAuthority:
+    """A throwaway certificate authority for tests: issues leaf certificates for given names and validity."""
+
+    def __init__(self, root: Path):
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "ponton test CA")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.cafile = root / "ca.pem"
+        self.cafile.write_bytes(self._pem(self.cert))
+
+    def issue(self, name: str, *names: str, days: float = 30, starts_in_days: float = -1,
+              key=None) -> tuple[Path, Path]:
+        """Files (cert, key) for `name` and `names`, valid from now+`starts_in_days` to now+`days` (negative:
+        expired); `key` reuses another certificate's key."""
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = key or ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        start = now + datetime.timedelta(days=starts_in_days)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)]))
+            .issuer_name(self.cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([_general_name(n) for n in (name, *names)]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        stem = f"{name.replace('*', '_')}-{secrets.token_hex(3)}"
+        cert_path, key_path = self.root / f"{stem}.crt", self.root / f"{stem}.key"
+        cert_path.write_bytes(self._pem(cert))
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return cert_path, key_path
+
+    @staticmethod
+    def _pem(cert) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _general_name(name: str):
+    """A subjectAltName entry: an IP address (127.0.0.1) or a DNS name."""
+    import ipaddress
+
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)

@@ -1,0 +1,74 @@
+"""Checks for everything a user types. Each raises InvalidInput with one clear line."""
+
+import re
+
+from ponton.errors import InvalidInput
+
+APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
+CONFIG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PROCESS_TYPE = re.compile(r"[a-z][a-z0-9_-]{0,29}")
+DOMAIN_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+MAX_INSTANCES = 50
+RESERVED_KEYS = {"PORT"}
+
+
+def app_name(name: str) -> str:
+    if not APP_NAME.fullmatch(name):
+        raise InvalidInput(
+            f"invalid app name {name!r}: use 1-30 lowercase letters, digits and dashes, starting with a letter"
+        )
+    return name
+
+
+def config_key(key: str) -> str:
+    if not CONFIG_KEY.fullmatch(key):
+        raise InvalidInput(f"invalid config key {key!r}: use letters, digits and _, not starting with a digit")
+    if key in RESERVED_KEYS:
+        raise InvalidInput(f"config key {key} is set by ponton and cannot be changed")
+    return key
+
+
+def config_value(key: str, value: str) -> str:
+    if "\0" in value:
+        raise InvalidInput(f"config value of {key} contains a NUL byte, which environment variables cannot hold")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # argv bytes that are not UTF-8 arrive as lone surrogates (surrogateescape)
+        raise InvalidInput(f"config value of {key} is not valid UTF-8 text") from None
+    return value
+
+
+def config_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """Parse KEY=VALUE arguments; the value is everything after the first '='."""
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInput(f"expected KEY=VALUE, got {pair!r}")
+        result[config_key(key)] = config_value(key, value)
+    return result
+
+
+def domain(name: str) -> str:
+    name = name.lower()
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < 2 or not all(DOMAIN_LABEL.fullmatch(label) for label in labels):
+        raise InvalidInput(
+            f"invalid domain {name!r}: use dot-separated labels of letters, digits and dashes (example.com)"
+        )
+    return name
+
+
+def scale_pairs(pairs: tuple[str, ...]) -> dict[str, int]:
+    """Parse TYPE=N arguments of ps:scale."""
+    if not pairs:
+        raise InvalidInput("expected at least one TYPE=N, e.g. web=2")
+    result = {}
+    for pair in pairs:
+        process, sep, count = pair.partition("=")
+        if not sep or not PROCESS_TYPE.fullmatch(process):
+            raise InvalidInput(f"expected TYPE=N with a process type like web or worker, got {pair!r}")
+        if not count.isascii() or not count.isdigit() or int(count) > MAX_INSTANCES:
+            raise InvalidInput(f"invalid count in {pair!r}: use a whole number from 0 to {MAX_INSTANCES}")
+        result[process] = int(count)
+    return result

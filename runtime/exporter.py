@@ -1,0 +1,110 @@
+"""Prometheus metrics, served by the watchdog on 127.0.0.1:metrics_port/metrics.
+
+Computed at each scrape: the engine's stats of every instance (one-shot, no waiting), the requests appended to
+each app's access log since the last scrape (the whole log at the first one), and latency quantiles over the
+last WINDOW seconds (a summary: quantiles over a sliding window, count and sum since the watchdog started).
+"""
+
+import threading
+import time
+from collections import Counter, defaultdict
+
+from ponton import accesslog, metrics
+from ponton.state import State
+from runtime import engine
+
+WINDOW = 60.0
+LABELS = ["app", "process", "instance"]
+
+
+class Collector:
+    def __init__(self, settings):
+        self.settings = settings
+        self.followers: dict[str, accesslog.Follower] = {}
+        self.instance_at: dict[tuple[str, int], tuple[str, str]] = {}  # (app, port) -> (process, instance)
+        self.requests: Counter = Counter()  # (app, process, instance, status class) -> count
+        self.durations: defaultdict = defaultdict(lambda: [0, 0.0])  # (app, process, instance) -> [count, sum]
+        self.lock = threading.Lock()  # scrapes may overlap; the counters are shared
+
+    def describe(self):
+        return []  # computed at each scrape: nothing to check at registration
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+
+        with self.lock:
+            apps = self._apps()
+            instances = {app: found for app, found in engine.owned_instances(str(self.settings.state_dir)).items()
+                         if app in apps}
+            up = GaugeMetricFamily("ponton_instance_up", "1 if the instance is running, else 0", labels=LABELS)
+            cpu = CounterMetricFamily("ponton_instance_cpu_seconds", "CPU time the instance used", labels=LABELS)
+            memory = GaugeMetricFamily("ponton_instance_memory_bytes", "Memory the instance uses", labels=LABELS)
+            limit = GaugeMetricFamily("ponton_instance_memory_limit_bytes", "The instance's memory limit",
+                                      labels=LABELS)
+            restarts = CounterMetricFamily("ponton_instance_restarts", "Times the engine restarted the instance",
+                                           labels=LABELS)
+            for app, found in instances.items():
+                for instance in found:
+                    labels = [app, instance.process, instance.name]
+                    up.add_metric(labels, int(instance.running))
+                    restarts.add_metric(labels, instance.container.attrs.get("RestartCount", 0))
+                    if instance.running:
+                        used = engine.usage(instance)
+                        cpu.add_metric(labels, used["cpu_seconds"])
+                        memory.add_metric(labels, used["memory"])
+                        if used["memory_limit"]:
+                            limit.add_metric(labels, used["memory_limit"])
+                        self.instance_at[(app, instance.port)] = (instance.process, instance.name)
+            requests = CounterMetricFamily("ponton_http_requests", "Requests through the proxy, by status class",
+                                           labels=LABELS + ["status_class"])
+            latency = SummaryMetricFamily("ponton_http_request_duration_seconds", "Time to answer a request",
+                                          labels=LABELS)
+            for app in apps:
+                self._read_log(app)
+                self._latency(latency, app)
+            for (app, process, instance, status_class), count in sorted(self.requests.items()):
+                requests.add_metric([app, process, instance, status_class], count)
+            for (app, process, instance), (count, total) in sorted(self.durations.items()):
+                latency.add_metric([app, process, instance], count, total)
+            return [up, cpu, memory, limit, restarts, requests, latency]
+
+    def _apps(self) -> set[str]:
+        state = State(self.settings.state_dir)  # its own connection: scrapes run in the HTTP server's threads
+        try:
+            return {row["name"] for row in state.apps()}
+        finally:
+            state.db.close()
+
+    def _where(self, app: str, port: int | None) -> tuple[str, str]:
+        """The process type and instance that answered on `port` ('' and '': nginx itself, or unknown)."""
+        return self.instance_at.get((app, port), ("", ""))
+
+    def _read_log(self, app: str):
+        follower = self.followers.setdefault(app, accesslog.Follower(accesslog.path(self.settings, app)))
+        for request in follower.read():
+            process, instance = self._where(app, request.port)
+            self.requests[(app, process, instance, request.status_class)] += 1
+            totals = self.durations[(app, process, instance)]
+            totals[0] += 1
+            totals[1] += request.duration
+
+    def _latency(self, family, app: str):
+        by_instance: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for request in accesslog.recent(accesslog.path(self.settings, app), time.time() - WINDOW):
+            by_instance[self._where(app, request.port)].append(request.duration)
+        for (process, instance), durations in sorted(by_instance.items()):
+            for q in metrics.QUANTILES:
+                family.add_sample(family.name, {"app": app, "process": process, "instance": instance,
+                                                "quantile": str(q)}, metrics.percentile(durations, q))
+
+
+def serve(settings) -> bool:
+    """Serve the metrics on 127.0.0.1:metrics_port in a background thread; False if the setting turns them off."""
+    if not settings.metrics_port:
+        return False
+    from prometheus_client import CollectorRegistry, start_http_server  # imported here: only the watchdog serves
+
+    registry = CollectorRegistry()
+    registry.register(Collector(settings))
+    start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
+    return True

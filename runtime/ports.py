@@ -1,0 +1,39 @@
+"""Loopback host ports for web instances, chosen by ponton and fixed for the container's life.
+
+Docker reassigns a random published port each time a container restarts (a crash, an engine restart), so
+nginx could send one app's requests to the port another app's container got. A fixed port survives restarts.
+"""
+
+import random
+import socket
+
+from runtime.engine import client
+
+
+def used() -> set[int]:
+    """Host ports already claimed by any container on the engine, running or not."""
+    taken = set()
+    for container in client().containers.list(all=True):
+        for bindings in (container.attrs["HostConfig"].get("PortBindings") or {}).values():
+            taken.update(int(b["HostPort"]) for b in bindings or [] if b.get("HostPort"))
+    return taken
+
+
+def pick(port_range: tuple[int, int], taken: set[int]) -> int:
+    """A port in `port_range` that no container claims and nothing listens on now."""
+    low, high = port_range
+    candidates = [p for p in range(low, high + 1) if p not in taken]
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        if _bindable(port):
+            return port
+    raise OSError(f"no free loopback port in {low}-{high} (setting port_range)")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

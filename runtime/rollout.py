@@ -1,0 +1,186 @@
+"""The swap: bring an app's containers to a release and a formation without dropping a request.
+
+Strategies (per app, `deploy:set APP strategy ...`), for web instances:
+- rolling (default): `batch` new instances at a time: start them, wait until healthy, route traffic to them and
+  take as many old ones out of the routing (the proxy hook returns once the old routing has drained), wait
+  `wait_to_retire`, stop the old ones gracefully.
+- blue-green: start the whole new set, wait until all are healthy, switch all traffic at once. With
+  `wait_to_retire`, the old set stays up, unrouted, for that long (the caller records it as standby), so a
+  rollback within that window just switches back.
+- canary: start the whole new set and route `canary_weight`% of requests to it; nothing is retired until the
+  caller promotes (another rollout to the new release) or aborts (a rollout back to the old one).
+- recreate: stop every old instance first, then start the new ones (downtime: for apps that cannot run two
+  versions side by side).
+Other process types are replaced one at a time, without routing.
+
+If a new instance never gets healthy, the old ones stopped so far are started again, routing goes back to them,
+the new ones are removed and DeployError is raised. Old containers are removed only once the rollout succeeded.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import click
+
+from ponton.errors import DeployError, ProxyError
+from runtime import engine, health
+from runtime.spec import WEB
+
+# Sets the proxy's backends (loopback ports, with optional weights); returns once the old routing drained.
+Route = Callable[[list[int], dict[int, int] | None], None]
+STRATEGIES = ("rolling", "blue-green", "canary", "recreate")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str = "rolling"
+    batch: int = 1  # rolling: instances replaced at a time
+    wait_to_retire: float = 0.0  # seconds an instance out of the routing keeps running before it is stopped
+    canary_weight: int = 20  # canary: percent of requests that go to the new release
+    canary_duration: float = 0.0  # canary: seconds until promoted automatically by the watchdog (0: never)
+
+
+def canary_weights(old: list[int], new: list[int], share: int) -> dict[int, int] | None:
+    """nginx weights (by port) so that `share`% of requests reach the `new` ports, whatever the counts."""
+    if not old or not new:
+        return None
+    new_weight, old_weight = share * len(old), (100 - share) * len(new)
+    divisor = math.gcd(new_weight, old_weight)
+    return {**{port: old_weight // divisor for port in old}, **{port: new_weight // divisor for port in new}}
+
+
+class Rollout:
+    def __init__(self, app: str, release, settings, route: Route, strategy: Strategy = Strategy(),
+                 resources: dict[str, dict] | None = None):
+        self.app = app
+        self.release = release
+        self.settings = settings
+        self.route = route
+        self.strategy = strategy
+        self.resources = resources or {}  # process type -> Docker arguments (limits, reservations)
+        self.started: list[engine.Instance] = []
+        self.retired: list[engine.Instance] = []
+        self.routed: list[engine.Instance] = []
+        self.kept_old: list[engine.Instance] = []  # old web instances left running: blue-green standby, canary
+
+    def run(self, formation: dict[str, int], replace: bool = False, unhealthy: frozenset[str] = frozenset(),
+            reuse: frozenset[int] = frozenset(), spare: frozenset[int] = frozenset()):
+        """Converge to `formation` of this release.
+
+        replace: renew instances already on the release (ps:restart); unhealthy: container ids to renew even so
+        (the watchdog); reuse: other release versions whose instances are as good as this one's (an identical
+        release: an instant rollback to a blue-green standby); spare: release versions whose live instances are
+        left alone (a standby or canary's old set that must outlive this rollout).
+        """
+        self.reusable_versions = reuse | {self.release.version}
+        self.unhealthy, self.spare = unhealthy, spare
+        current = engine.instances(self.app)
+        processes = sorted(set(formation) | {i.process for i in current}, key=lambda p: (p != WEB, p))
+        try:
+            for process in processes:
+                mine = [i for i in current if i.process == process]
+                wanted = formation.get(process, 0) if process in self.release.processes else 0
+                self._converge(process, mine, wanted, replace)
+        except (DeployError, ProxyError):
+            self._undo()
+            raise
+        for instance in self.retired:
+            engine.remove(instance)
+
+    def _converge(self, process: str, current: list[engine.Instance], wanted: int, replace: bool):
+        reusable = [] if replace else [
+            i for i in current
+            if i.release in self.reusable_versions and i.alive and i.container.id not in self.unhealthy
+        ]
+        keep = reusable[:wanted]
+        spared = [i for i in current if i not in keep and i.release in self.spare and i.alive]
+        old = [i for i in current if i not in keep and i not in spared]
+        taken = {i.number for i in keep}
+        numbers = [n for n in range(1, wanted + len(keep) + 1) if n not in taken][: wanted - len(keep)]
+        if process != WEB:
+            self._one_by_one(process, numbers, old)
+            return
+        self.routed = [i for i in current if i.running and i in keep + old]
+        # Nothing new to start: retire the rest (blue-green keeps them as standby, for an instant way back).
+        name = self.strategy.name if numbers or self.strategy.name == "blue-green" else "rolling"
+        if name == "recreate":
+            self._switch(add=[], remove=old)
+            self._retire(old)
+            self._switch(add=[self._start(process, n) for n in numbers], remove=[])
+        elif name == "blue-green":
+            new = [self._start(process, n) for n in numbers]
+            self._switch(add=new, remove=old)
+            standby = [i for i in old if i.running] if self.strategy.wait_to_retire else []
+            self.kept_old += standby
+            self._retire([i for i in old if i not in standby])
+        elif name == "canary":
+            new = [self._start(process, n) for n in numbers]
+            self.routed += new
+            self.kept_old += [i for i in old if i.running]
+            self._retire([i for i in old if not i.running])
+            old_ports = [i.port for i in self.routed if i not in new and i.port]
+            self._route(weights=canary_weights(old_ports, [i.port for i in new], self.strategy.canary_weight))
+        else:
+            self._rolling(process, numbers, old)
+
+    def _rolling(self, process: str, numbers: list[int], old: list[engine.Instance]):
+        batch = max(1, self.strategy.batch)
+        for first in range(0, len(numbers), batch):
+            new = [self._start(process, n) for n in numbers[first:first + batch]]
+            victims, old = old[:len(new)], old[len(new):]
+            self._switch(add=new, remove=victims)
+            self._retire(victims)
+        if old:
+            self._switch(add=[], remove=old)
+            self._retire(old)
+
+    def _one_by_one(self, process: str, numbers: list[int], old: list[engine.Instance]):
+        for number in numbers:
+            self._start(process, number)
+            if old:
+                self._retire([old.pop(0)])
+        self._retire(old)
+
+    def _start(self, process: str, number: int) -> engine.Instance:
+        click.echo(f"-----> Starting {process}.{number} ({self.release.label})")
+        instance = engine.start(
+            self.app, process, number, self.release, str(self.settings.state_dir), self.settings.ports,
+            self.resources.get(process),
+        )
+        self.started.append(instance)
+        health.wait_healthy(instance, self.release.healthchecks.get(process, []), self.settings.health_timeout)
+        click.echo(f"       {process}.{number} is healthy")
+        return instance
+
+    def _switch(self, add: list[engine.Instance], remove: list[engine.Instance]):
+        self.routed = [i for i in self.routed if i not in remove] + add
+        self._route()
+
+    def _route(self, weights: dict[int, int] | None = None):
+        self.route([i.port for i in self.routed if i.port], weights)
+
+    def _retire(self, instances: list[engine.Instance]):
+        if instances and self.strategy.wait_to_retire and any(i.running for i in instances):
+            click.echo(f"-----> Waiting {self.strategy.wait_to_retire:g}s before stopping (wait-to-retire)")
+            time.sleep(self.strategy.wait_to_retire)  # the user's chosen grace period, not a readiness check
+        for instance in instances:
+            click.echo(f"-----> Stopping {instance.name} (v{instance.release})")
+            engine.stop(instance, self.settings.stop_timeout)
+            self.retired.append(instance)
+
+    def _undo(self):
+        """Put back what served before: restart retired instances, route to them, remove the new ones."""
+        click.echo("-----> Rolling back: the previous instances keep serving", err=True)
+        for instance in self.retired:
+            instance.container.start()
+            instance.refresh()
+            if instance.process == WEB:
+                health.wait_healthy(instance, [], self.settings.health_timeout)
+        restored = self.retired + [i for i in self.routed if i not in self.started]
+        if any(i.process == WEB for i in self.started + self.retired):
+            self.route([i.port for i in restored if i.process == WEB and i.port], None)
+        for instance in self.started:
+            engine.stop(instance, self.settings.stop_timeout)
+            engine.remove(instance)

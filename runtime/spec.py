@@ -1,0 +1,52 @@
+"""Pure builders: the container ponton runs for one instance of one process type, as docker SDK arguments."""
+
+import secrets
+
+WEB = "web"
+CONTAINER_PORT = 5000  # $PORT inside every container, as on Heroku and Dokku
+LABEL_APP = "ponton.app"
+LABEL_PROCESS = "ponton.process"
+LABEL_RELEASE = "ponton.release"
+LABEL_INSTANCE = "ponton.instance"
+LABEL_OWNER = "ponton.owner"  # the state dir of the ponton that runs it: its watchdog removes only its own orphans
+# Every container, whoever deployed it: no privilege gained through setuid binaries, and of Docker's default
+# capabilities only those a server needs to start as root and switch to its own user (NET_RAW, MKNOD, SYS_CHROOT,
+# AUDIT_WRITE, SETFCAP, SETPCAP and FSETID are gone). No mounts at all: never the engine's socket, never a host path.
+CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"]
+ISOLATION = {"security_opt": ["no-new-privileges"], "cap_drop": ["ALL"], "cap_add": CAPABILITIES}
+
+
+def network_name(app: str) -> str:
+    return f"ponton-{app}"
+
+
+def container_spec(app: str, process: str, number: int, release, owner: str, host_port: int | None = None,
+                   resources: dict | None = None) -> dict:
+    """Arguments for `containers.create`: labelled, on the app's own network, web published on loopback only
+    (on `host_port`), isolated, with `resources` (limits and reservations, as Docker arguments)."""
+    command = release.processes.get(process) or None
+    return {
+        "image": release.image,
+        "name": f"{app}.{process}.{number}.{secrets.token_hex(3)}",
+        "command": ["/bin/sh", "-c", command] if command else None,
+        "environment": {**release.config, "PORT": str(CONTAINER_PORT)},
+        "labels": {
+            LABEL_APP: app,
+            LABEL_PROCESS: process,
+            LABEL_RELEASE: str(release.version),
+            LABEL_INSTANCE: str(number),
+            LABEL_OWNER: owner,
+        },
+        "ports": {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", host_port)} if process == WEB else {},
+        "network": network_name(app),
+        "restart_policy": {"Name": "unless-stopped"},
+        "log_config": {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}},
+        **ISOLATION,
+        **(resources or {}),
+    }
+
+
+def one_off_spec(app: str, release, command: str, owner: str, resources: dict | None = None) -> dict:
+    """A container that runs `command` once in the release's image and environment (release phase, scripts)."""
+    args = container_spec(app, "run", 0, release, owner, resources=resources)
+    return {**args, "command": ["/bin/sh", "-c", command], "ports": {}, "restart_policy": {"Name": "no"}}

@@ -1,0 +1,231 @@
+"""The watchdog: compares each app's recorded desired state with the engine and mends the difference.
+
+- A missing, stopped or exited instance is replaced, through the same health-gated rollout as a deploy.
+- A web instance failing its health probe UNHEALTHY_AFTER times in a row is replaced (traffic moves first).
+- A crash loop is left to the engine's restart policy (which backs off per container) and reported.
+- Containers of this ponton that belong to no app are removed; routing is re-rendered when it drifted.
+- It reacts to the engine's events within a second and reconciles everything every `interval` as a safety net.
+- It never fights a deploy: an app whose lock is held is skipped until the next round.
+- When its own attempts fail, it backs off exponentially per app.
+"""
+
+import os
+import queue
+import socket
+import threading
+import time
+import traceback
+
+import click
+
+from ponton import deploy
+from ponton.context import Ponton
+from ponton.errors import DeployError, PontonError, ProxyError
+from ponton.lock import app_lock
+from runtime import engine, health
+from runtime.spec import LABEL_APP, LABEL_INSTANCE, LABEL_OWNER, LABEL_PROCESS, WEB
+
+UNHEALTHY_AFTER = 3
+CRASH_LOOP_RESTARTS = 3
+MAX_BACKOFF = 300
+ALL = "*"
+
+
+class Watchdog:
+    def __init__(self, p: Ponton, interval: float):
+        self.p = p
+        self.interval = interval
+        self.owner = str(p.settings.state_dir)
+        self.probe_failures: dict[str, int] = {}  # container id -> failed health probes in a row
+        self.backoff: dict[str, tuple[int, float]] = {}  # app -> (failed attempts, not before)
+        self.wakeups: queue.Queue[str] = queue.Queue()
+        self.ooms: queue.Queue[dict] = queue.Queue()  # labels of containers the kernel killed for their memory
+
+    def run_forever(self):
+        threading.Thread(target=self._watch_events, daemon=True).start()
+        self._serve_metrics()
+        notify("READY=1")
+        log(f"watchdog started (state {self.owner}, every {self.interval:g}s)")
+        due = 0.0
+        while True:
+            if time.monotonic() >= due:
+                self.reconcile_all()
+                due = time.monotonic() + self.interval
+            notify("WATCHDOG=1")
+            try:
+                app = self.wakeups.get(timeout=max(0.0, due - time.monotonic()))
+            except queue.Empty:
+                continue
+            self._guarded(self._record_ooms)
+            if app == ALL:
+                due = 0.0
+            else:
+                self._guarded(self.reconcile, app)
+
+    def reconcile_all(self):
+        self.p.state.set_setting("watchdog_heartbeat", f"{time.time():.0f} {os.getpid()}")
+        names = [row["name"] for row in self.p.state.apps()]
+        for name in names:
+            self._guarded(self.reconcile, name)
+        self._guarded(self.remove_orphans, set(names))
+        self._guarded(self.renew_certificates)
+
+    def reconcile(self, app: str):
+        state = self.p.state
+        with app_lock(self.p.settings.state_dir, app, wait=False) as locked:
+            if not locked or not state.app_exists(app):
+                return
+            release = state.current_release(app)
+            if release is None:
+                return
+            row = state.app(app)
+            if row["canary_version"] is not None:  # two releases serve on purpose: only promote when due
+                if row["canary_until"] and row["canary_until"] <= time.time():
+                    log(f"{app}: canary v{row['canary_version']} ran its time: promoting it")
+                    deploy.promote(self.p, app)
+                return
+            instances = engine.instances(app)
+            self._report_crash_loops(app, instances)
+            unhealthy = self._probe(app, release, instances)
+            attempts, not_before = self.backoff.get(app, (0, 0.0))
+            if time.monotonic() < not_before:
+                return
+            try:
+                deploy.converge(self.p, app, unhealthy=frozenset(unhealthy))
+            except (DeployError, ProxyError) as e:
+                delay = min(2 ** attempts, MAX_BACKOFF)
+                self.backoff[app] = (attempts + 1, time.monotonic() + delay)
+                log(f"{app}: could not restore its instances (retrying in {delay}s): {e}")
+                return
+            self.backoff.pop(app, None)
+            self._record_replacements(app, instances)
+            deploy.reroute(self.p, app)
+
+    def renew_certificates(self):
+        """Renew Let's Encrypt certificates due (30 days before expiry; failures back off), each under its app's
+        lock. A failed renewal keeps the installed certificate and is recorded for letsencrypt:list."""
+        from ponton import certs, letsencrypt
+
+        for row in self.p.state.letsencrypt_apps():
+            app = row["app"]
+            if not letsencrypt.due(row, certs.installed(self.p.settings.state_dir, app)):
+                continue
+            with app_lock(self.p.settings.state_dir, app, wait=False) as locked:
+                if not locked:
+                    continue
+                log(f"{app}: renewing its Let's Encrypt certificate")
+                try:
+                    letsencrypt.renew(self.p, app)
+                except PontonError as e:
+                    log(f"{app}: renewing failed, the installed certificate stays: {e}")
+
+    def remove_orphans(self, apps: set[str]):
+        """Containers this ponton started for apps that no longer exist (a destroy interrupted midway)."""
+        for app, instances in engine.owned_instances(self.owner).items():
+            if app not in apps:
+                log(f"removing {len(instances)} container(s) of unknown app {app}")
+                for instance in instances:
+                    engine.remove(instance)
+                engine.remove_network(app)
+
+    def _probe(self, app: str, release, instances: list[engine.Instance]) -> set[str]:
+        """Container ids of running web instances of the release that failed UNHEALTHY_AFTER probes in a row."""
+        path = next((c.get("path", "/") for c in release.healthchecks.get(WEB, []) if c.get("type") == "liveness"), "/")
+        unhealthy = set()
+        for instance in instances:
+            if instance.process != WEB or not instance.running or instance.release != release.version:
+                continue
+            try:
+                status, _ = health.probe(instance, path)
+                healthy = status < 500
+            except OSError:
+                healthy = False
+            cid = instance.container.id
+            self.probe_failures[cid] = 0 if healthy else self.probe_failures.get(cid, 0) + 1
+            if self.probe_failures[cid] >= UNHEALTHY_AFTER:
+                log(f"{app}: {instance.name} failed {UNHEALTHY_AFTER} health probes in a row: replacing it")
+                self.p.state.add_event(app, "watchdog", "health", f"{instance.name} failed {UNHEALTHY_AFTER} probes")
+                self.p.state.set_instance_status(app, instance.name, "unhealthy", f"GET {path} failed")
+                unhealthy.add(cid)
+        return unhealthy
+
+    def _report_crash_loops(self, app: str, instances: list[engine.Instance]):
+        for instance in instances:
+            restarts = instance.container.attrs.get("RestartCount", 0)
+            looping = instance.container.status == "restarting" or (
+                restarts >= CRASH_LOOP_RESTARTS and (instance.uptime or 0) < self.interval * 3
+            )
+            status = self.p.state.instance_statuses(app).get(instance.name)
+            if looping:
+                self.p.state.set_instance_status(
+                    app, instance.name, "crash-looping", f"restarted {restarts} times; last {instance.exit_reason}"
+                )
+            elif status is not None and instance.running:
+                self.p.state.set_instance_status(app, instance.name, None)
+
+    def _record_replacements(self, app: str, before: list[engine.Instance]):
+        after = {i.container.id for i in engine.instances(app)}
+        for instance in before:
+            if instance.container.id not in after:
+                self.p.state.add_event(app, "watchdog", "replace", f"replaced {instance.name} ({instance.container.status})")
+
+    def _record_ooms(self):
+        """The engine restarts an instance killed for going over its memory limit (backing off); say so in events."""
+        while not self.ooms.empty():
+            labels = self.ooms.get()
+            app, name = labels.get(LABEL_APP), f"{labels.get(LABEL_PROCESS)}.{labels.get(LABEL_INSTANCE)}"
+            if app and self.p.state.app_exists(app):
+                log(f"{app}: {name} ran out of memory")
+                self.p.state.add_event(app, "watchdog", "oom", f"{name} ran out of memory (the engine restarts it)")
+
+    def _serve_metrics(self):
+        from runtime import exporter
+
+        try:
+            if exporter.serve(self.p.settings):
+                log(f"Prometheus metrics on http://127.0.0.1:{self.p.settings.metrics_port}/metrics")
+        except OSError as e:  # the port is taken: keeping apps running matters more than metrics
+            log(f"cannot serve metrics on port {self.p.settings.metrics_port}: {e}")
+
+    def _watch_events(self):
+        """Wake the loop when one of our containers dies or disappears; after the engine is back, check all."""
+        import docker
+
+        delay = 1
+        while True:
+            try:
+                events = docker.from_env().events(decode=True, filters={
+                    "type": "container", "label": f"{LABEL_OWNER}={self.owner}", "event": ["die", "destroy", "oom"],
+                })
+                self.wakeups.put(ALL)  # (re)connected: the engine may have restarted
+                for event in events:
+                    if event.get("Action") == "oom":
+                        self.ooms.put(event["Actor"]["Attributes"])
+                    self.wakeups.put(event["Actor"]["Attributes"].get(LABEL_APP, ALL))
+                    delay = 1
+            except Exception as e:  # the engine went away: any error of the stream means reconnect
+                log(f"engine event stream lost ({type(e).__name__}); reconnecting in {delay}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 30)
+
+    def _guarded(self, step, *args):
+        """One app's trouble (or the engine's) must not stop the watchdog: log it and go on."""
+        try:
+            step(*args)
+        except Exception:
+            log(f"{step.__name__}{args}: {traceback.format_exc(limit=3).strip()}")
+
+
+def notify(message: str):
+    """sd_notify: tell systemd we are ready / alive (Type=notify, WatchdogSec=)."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.sendto(message.encode(), address)
+
+
+def log(message: str):
+    click.echo(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}")

@@ -1,0 +1,111 @@
+"""Let's Encrypt over ACME HTTP-01 against a real ACME server on loopback (Debian's pebble)."""
+
+import json
+import ssl
+import subprocess
+import sys
+
+import pytest
+
+from ponton.testing import Load
+from tests.integration.pebble import Pebble
+
+
+@pytest.fixture
+def pebble(sandbox, tmp_path):
+    server = Pebble(tmp_path / "pebble", sandbox.http_port)
+    sandbox.env["REQUESTS_CA_BUNDLE"] = str(server.listener_ca)  # pebble's own endpoints: a private CA
+    sandbox.run("letsencrypt:set", "--global", "server", server.directory)
+    sandbox.run("letsencrypt:set", "--global", "email", "ops@example.org")
+    yield server
+    server.close()
+
+
+def test_enable_issues_a_certificate_and_a_forced_renewal_drops_nothing(sandbox, deployed, pebble):
+    host = sandbox.host(deployed)
+    sandbox.run("ps:scale", deployed, "web=2")
+    out = sandbox.run("letsencrypt:enable", deployed).stdout
+    assert "is served over HTTPS until" in out
+    root = str(pebble.root_ca())
+
+    status, body, _ = sandbox.get_tls(host, cafile=root)  # verified against pebble's root
+    assert status == 200 and body.startswith(b"hello from ")
+    assert sandbox.get(host)[0] == 301
+    first = json.loads(sandbox.run("certs:report", deployed, "--format", "json").stdout)
+    assert first["source"] == "letsencrypt" and first["names"] == [host]
+    [row] = json.loads(sandbox.run("letsencrypt:list", "--format", "json").stdout)
+    assert (row["app"], row["status"], row["error"]) == (deployed, "valid", "")
+
+    with Load(sandbox.https_port, host, tls=ssl.create_default_context(cafile=root)) as load:
+        sandbox.run("letsencrypt:renew", deployed)
+        sandbox.run("letsencrypt:renew", deployed)
+    assert load.result.failures == []
+    assert load.result.ok > 20
+    renewed = json.loads(sandbox.run("certs:report", deployed, "--format", "json").stdout)
+    assert renewed["fingerprint"] != first["fingerprint"]
+    assert _served_fingerprint(sandbox, host, root) == renewed["fingerprint"]
+
+    refused = sandbox.run("certs:add", deployed, "/dev/null", "/dev/null", check=False)
+    assert refused.returncode == 2 and "letsencrypt:disable" in refused.stderr
+
+    sandbox.run("letsencrypt:disable", deployed)
+    assert sandbox.get(host)[0] == 200
+    assert json.loads(sandbox.run("letsencrypt:list", "--format", "json").stdout) == []
+
+
+def test_failed_renewal_keeps_the_certificate_and_is_reported(sandbox, deployed, pebble):
+    host = sandbox.host(deployed)
+    sandbox.run("letsencrypt:enable", deployed)
+    root = str(pebble.root_ca())
+    before = _served_fingerprint(sandbox, host, root)
+
+    pebble.close()  # the ACME server is gone
+    result = sandbox.run("letsencrypt:renew", deployed, check=False)
+    assert result.returncode != 0 and "cannot reach the ACME server" in result.stderr
+    assert _served_fingerprint(sandbox, host, root) == before
+    [row] = json.loads(sandbox.run("letsencrypt:list", "--format", "json").stdout)
+    assert row["status"] == "failed" and row["failures"] == 1 and row["retry_at"]
+    assert "cannot reach the ACME server" in row["error"]
+    assert "letsencrypt: failed" in sandbox.run("report").stdout
+
+
+def test_watchdog_issues_a_missing_certificate(sandbox, deployed, pebble):
+    host = sandbox.host(deployed)
+    sandbox.run("letsencrypt:enable", deployed)
+    root = str(pebble.root_ca())
+    before = _served_fingerprint(sandbox, host, root)
+    for name in ("server.crt", "server.key"):  # lost: the next round of the watchdog must issue a new one
+        (sandbox.root / "state" / "tls" / deployed / name).unlink()
+    watchdog = subprocess.Popen([sys.executable, "-m", "ponton", "watchdog", "--interval", "1"], env=sandbox.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in watchdog.stdout:  # bounded: the test's timeout; the watchdog logs each renewal
+            if "renewing" in line:
+                break
+        for _ in range(600):
+            if sandbox.run("letsencrypt:list", "--format", "json").stdout.count('"valid"') and \
+                    (sandbox.root / "state" / "tls" / deployed / "server.crt").exists():
+                break
+    finally:
+        watchdog.terminate()
+        watchdog.communicate(timeout=30)
+    assert _served_fingerprint(sandbox, host, root) != before
+
+
+def test_enable_needs_an_email_and_a_reachable_domain(sandbox, deployed, tmp_path):
+    result = sandbox.run("letsencrypt:enable", deployed, check=False)
+    assert result.returncode == 2 and "letsencrypt:set --global email" in result.stderr
+    assert json.loads(sandbox.run("letsencrypt:list", "--format", "json").stdout) == []
+    bad = sandbox.run("letsencrypt:set", "--global", "email", "not-an-email", check=False)
+    assert bad.returncode == 2 and "not an email address" in bad.stderr
+
+
+def _served_fingerprint(sandbox, host: str, cafile: str) -> str:
+    """SHA-256 of the certificate nginx presents for `host`."""
+    import hashlib
+    import socket
+
+    context = ssl.create_default_context(cafile=cafile)
+    with socket.create_connection(("127.0.0.1", sandbox.https_port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as tls:
+            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()

@@ -1,0 +1,206 @@
+"""git push over a real sshd with the real git client: deploys, failures, refusals, clone."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import APPS
+
+
+class Pusher:
+    """A developer with a key added to the sandbox (as `role`; None: the server's rule, the first key is admin),
+    and a git checkout of an app."""
+
+    def __init__(self, sandbox, tmp_path: Path, name: str = "alice", role: str | None = None):
+        self.sandbox = sandbox
+        self.key = sandbox.new_key(name)
+        sandbox.run("ssh-keys:add", name, *(["--role", role] if role else []),
+                    input=self.key.with_suffix(".pub").read_text())
+        self.env = sandbox.ssh_env(self.key)
+        self.work = tmp_path / f"checkout-{name}"
+
+    def checkout(self, app_dir: Path) -> Path:
+        shutil.copytree(app_dir, self.work)
+        self.git("init", "-q", "-b", "main")
+        self.commit("first")
+        return self.work
+
+    def git(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-c", "user.email=dev@example.org", "-c", "user.name=dev", *args],
+                              cwd=cwd or self.work, env=self.env, capture_output=True, text=True, timeout=600)
+
+    def commit(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD").stdout.strip()
+
+    def push(self, app: str, refspec: str = "main") -> subprocess.CompletedProcess:
+        return self.git("push", self.sandbox.remote(app), refspec)
+
+    def ssh(self, *command: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([*self.env["SSH_COMMAND"].split(), "root@127.0.0.1", *command], env=self.env,
+                              capture_output=True, text=True, input=input, timeout=600)
+
+    def server_branch(self, app: str, branch: str = "main") -> str:
+        out = self.git("ls-remote", self.sandbox.remote(app), f"refs/heads/{branch}").stdout
+        return out.split()[0] if out else ""
+
+
+@pytest.fixture
+def pusher(sandbox, tmp_path):
+    sandbox.start_sshd()
+    return Pusher(sandbox, tmp_path, role="user")  # what most people who push are
+
+
+@pytest.fixture
+def pushed(sandbox, pusher, echo_image):
+    """The echo app (it has a Dockerfile) pushed once: (app name, commit)."""
+    app = sandbox.new_app_name()
+    pusher.checkout(APPS / "echo")
+    result = pusher.push(app)
+    assert result.returncode == 0, result.stderr
+    return app, pusher.git("rev-parse", "HEAD").stdout.strip()
+
+
+def test_push_creates_builds_deploys_and_streams_progress(sandbox, pusher, pushed):
+    app, sha = pushed
+    assert sandbox.get(sandbox.host(app))[1].startswith(b"hello from ")
+    releases = json.loads(sandbox.run("releases", app, "--format", "json").stdout)
+    assert [(r["version"], r["source"], r["status"]) for r in releases] == [("v1", sha, "current")]
+    assert pusher.server_branch(app) == sha
+    log = sandbox.run("releases:logs", app, "v1").stdout
+    assert "Step" in log or "----->" in log
+
+
+def test_push_output_ends_with_the_url(sandbox, pusher, echo_image):
+    app = sandbox.new_app_name()
+    pusher.checkout(APPS / "echo")
+    result = pusher.push(app)
+    assert "remote: -----> Deploying" in result.stderr
+    assert f"deployed: http://{sandbox.host(app)}:{sandbox.http_port}" in result.stderr
+
+
+def test_code_change_redeploys_with_cached_layers(sandbox, pusher, pushed):
+    app, _ = pushed
+    app_py = pusher.work / "app.py"
+    app_py.write_text(app_py.read_text().replace("'hello'", "'changed'"))
+    sha = pusher.commit("change greeting")
+    result = pusher.push(app)
+    assert result.returncode == 0, result.stderr
+    assert "Using cache" in result.stderr
+    assert sandbox.get(sandbox.host(app))[1].startswith(b"changed from ")
+    assert pusher.server_branch(app) == sha
+
+
+def test_failed_build_rejects_the_push_and_keeps_serving(sandbox, pusher, pushed):
+    app, sha = pushed
+    dockerfile = pusher.work / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "RUN echo 'broken step' && false\n")
+    pusher.commit("break the build")
+    result = pusher.push(app)
+    assert result.returncode != 0
+    assert "pre-receive hook declined" in result.stderr and "error:" in result.stderr
+    assert pusher.server_branch(app) == sha
+    assert sandbox.get(sandbox.host(app))[1].startswith(b"hello from ")
+
+
+def test_unhealthy_release_rejects_the_push_and_keeps_serving(sandbox, pusher, pushed):
+    app, sha = pushed
+    dockerfile = pusher.work / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + 'CMD ["sleep", "infinity"]\n')
+    pusher.commit("never answers")
+    result = pusher.push(app)
+    assert result.returncode != 0
+    assert "failed its health check" in result.stderr
+    assert pusher.server_branch(app) == sha
+    assert sandbox.get(sandbox.host(app))[1].startswith(b"hello from ")
+
+
+def test_other_branches_are_stored_not_deployed(sandbox, pusher, pushed):
+    app, sha = pushed
+    (pusher.work / "extra.txt").write_text("x")
+    feature = pusher.commit("feature")
+    result = pusher.push(app, "main:feature")
+    assert result.returncode == 0 and "only pushes to main or master deploy" in result.stderr
+    assert pusher.server_branch(app, "feature") == feature
+    assert len(json.loads(sandbox.run("releases", app, "--format", "json").stdout)) == 1
+
+    sandbox.run("git:set", app, "deploy-branch", "feature")
+    result = pusher.push(app, "main:feature")  # unchanged: nothing to deploy
+    assert pusher.server_branch(app) == sha
+
+
+def test_clone_returns_what_was_deployed(sandbox, pusher, pushed, tmp_path):
+    app, sha = pushed
+    clone = tmp_path / "clone"
+    result = pusher.git("clone", "-q", sandbox.remote(app), str(clone), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert pusher.git("rev-parse", "HEAD", cwd=clone).stdout.strip() == sha
+    assert (clone / "app.py").read_text() == (APPS / "echo" / "app.py").read_text()
+
+
+def test_ponton_commands_run_over_ssh(sandbox, pusher, pushed):
+    app, _ = pushed
+    result = pusher.ssh("config:set", app, "'GREETING=hi there'")
+    assert result.returncode == 0, result.stderr
+    assert sandbox.get(sandbox.host(app), "/env/GREETING") == (200, b"hi there")
+    assert pusher.ssh("apps:list").stdout.split() == [app]
+
+
+@pytest.mark.parametrize("command, message", [
+    (["ls", "/"], "command not allowed"),
+    (["sh", "-c", "'touch /tmp/pwned'"], "command not allowed"),
+    ([], "no interactive shell"),
+    (["git-receive-pack", "'../../etc'"], "invalid repository"),
+    (["git-receive-pack", "'/tmp/x'"], "invalid repository"),
+    (["git-receive-pack", "'Bad_Name'"], "invalid repository"),
+    (["git-receive-pack", "'a'", "'b'"], "exactly one repository"),
+    (["git-upload-pack", "'nosuchapp'"], "has no git repository"),
+    (["ssh-keys:add", "mallory"], "for admins only"),
+    (["ssh-command", "--user", "x"], "command not allowed"),
+    (["git-hook"], "command not allowed"),
+    (["apps:create", "'x;rm'"], "invalid app name"),
+    (["apps:list", "'unbalanced"], "cannot parse"),
+])
+def test_refused_over_ssh_and_nothing_changes(sandbox, pusher, command, message):
+    before = sandbox.run("apps:list", "--format", "json").stdout
+    result = pusher.ssh(*command)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert sandbox.run("apps:list", "--format", "json").stdout == before
+    assert not (sandbox.root / "state" / "repos").exists() or not any((sandbox.root / "state" / "repos").iterdir())
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_unknown_key_is_refused(sandbox, pusher):
+    stranger = sandbox.new_key("stranger")
+    env = sandbox.ssh_env(stranger)
+    result = subprocess.run([*env["SSH_COMMAND"].split(), "root@127.0.0.1", "apps:list"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 255 and "Permission denied" in result.stderr
+
+
+def test_ssh_keys_are_validated_and_removable(sandbox, pusher):
+    public = pusher.key.with_suffix(".pub").read_text()
+    duplicate = sandbox.run("ssh-keys:add", "bob", input=public, check=False)
+    assert duplicate.returncode != 0 and "already added, as alice" in duplicate.stderr
+    for bad in ["", "not a key", "ssh-ed25519 AAAAnotbase64", public + public]:
+        result = sandbox.run("ssh-keys:add", "bob", input=bad, check=False)
+        assert result.returncode != 0 and result.stderr.startswith("error: "), bad
+    assert [k["name"] for k in json.loads(sandbox.run("ssh-keys:list", "--format", "json").stdout)] == ["alice"]
+
+    sandbox.run("ssh-keys:remove", "alice")
+    assert pusher.ssh("apps:list").returncode == 255
+
+
+def test_rebuild_builds_the_deployed_commit_again(sandbox, pusher, pushed):
+    app, sha = pushed
+    result = sandbox.run("ps:rebuild", app)
+    assert "Deploying" in result.stdout
+    releases = json.loads(sandbox.run("releases", app, "--format", "json").stdout)
+    assert [(r["version"], r["source"], r["status"]) for r in releases] == [
+        ("v2", sha, "current"), ("v1", sha, "succeeded")]
+    assert sandbox.get(sandbox.host(app))[1].startswith(b"hello from ")

@@ -1,0 +1,153 @@
+"""The watchdog keeps apps at their recorded state: real engine, real nginx, a real watchdog process."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ponton.testing import Load
+from tests.integration.conftest import containers
+
+
+class WatchdogProcess:
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+        self.log = sandbox.root / "watchdog.log"
+        self.process = None
+
+    def start(self):
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "ponton", "watchdog", "--interval", "2"], env=self.sandbox.env,
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def watchdog(sandbox):
+    dog = WatchdogProcess(sandbox)
+    dog.start()
+    yield dog
+    if dog.process.poll() is None:
+        dog.kill()
+
+
+def eventually(check, timeout: float = 60, what: str = "condition"):
+    """Poll `check` until it returns a truthy value (bounded): the watchdog works asynchronously."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def heartbeat(sandbox) -> str:
+    """When the watchdog last finished a full round (it records this in the state)."""
+    db = sqlite3.connect(sandbox.root / "state" / "ponton.db")
+    try:
+        row = db.execute("SELECT value FROM settings WHERE key = 'watchdog_heartbeat'").fetchone()
+    finally:
+        db.close()
+    return row[0] if row else ""
+
+
+def report(sandbox, app) -> list[dict]:
+    return json.loads(sandbox.run("ps:report", app, "--format", "json").stdout)
+
+
+def healthy(sandbox, app, count: int):
+    rows = report(sandbox, app)
+    return len(rows) == count and all(r["state"] == "running" and r["health"] == "healthy" for r in rows)
+
+
+def test_killed_instance_comes_back_without_failed_requests(sandbox, deployed, watchdog):
+    sandbox.run("ps:scale", deployed, "web=2")
+    victim = containers(deployed)[0]
+    with Load(sandbox.http_port, sandbox.host(deployed)) as load:
+        subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
+        eventually(lambda: victim not in containers(deployed) and healthy(sandbox, deployed, 2), 30, "replacement")
+    assert load.result.failures == []
+    assert load.result.ok > 20
+
+
+def test_removed_instance_is_recreated(sandbox, deployed, watchdog):
+    [name] = containers(deployed)
+    subprocess.run(["docker", "rm", "-f", name], check=True, capture_output=True)
+    eventually(lambda: healthy(sandbox, deployed, 1), 30, "recreation")
+    assert sandbox.get(sandbox.host(deployed))[0] == 200
+
+
+def test_unhealthy_instance_is_replaced(sandbox, deployed, watchdog):
+    [row] = report(sandbox, deployed)
+    sandbox.get("anything", "/break", port=row["port"])
+    assert sandbox.get(sandbox.host(deployed))[0] == 500
+    eventually(lambda: report(sandbox, deployed)[0]["container"] != row["container"] and healthy(sandbox, deployed, 1),
+               60, "the unhealthy instance replaced")
+    assert sandbox.get(sandbox.host(deployed))[0] == 200
+
+
+def test_crash_loop_is_reported(sandbox, deployed, watchdog):
+    [row] = report(sandbox, deployed)
+    with pytest.raises(OSError):
+        sandbox.get("anything", "/crash-loop", port=row["port"])
+    eventually(lambda: report(sandbox, deployed)[0]["state"] == "crash-looping", 60, "crash-looping in ps:report")
+    assert "exit code" in report(sandbox, deployed)[0]["last_exit"]
+
+
+def test_killed_watchdog_converges_without_duplicates(sandbox, deployed, watchdog):
+    sandbox.run("ps:scale", deployed, "web=3")
+    for name in containers(deployed)[:2]:
+        subprocess.run(["docker", "rm", "-f", name], check=True, capture_output=True)
+    eventually(lambda: "Starting" in watchdog.log.read_text(), 30, "the watchdog to start replacing")
+    watchdog.kill()
+    watchdog.start()
+    eventually(lambda: healthy(sandbox, deployed, 3), 60, "convergence")
+    converged = heartbeat(sandbox)
+    eventually(lambda: heartbeat(sandbox) != converged, 30, "one more full round")  # which must start nothing
+    assert len(containers(deployed)) == 3
+    assert sorted(r["instance"] for r in report(sandbox, deployed)) == ["web.1", "web.2", "web.3"]
+
+
+def test_report_shows_engine_nginx_watchdog_and_apps(sandbox, deployed, watchdog):
+    eventually(lambda: "alive" in json.loads(sandbox.run("report", "--format", "json").stdout)["watchdog"], 30,
+               "a watchdog heartbeat")
+    data = json.loads(sandbox.run("report", "--format", "json").stdout)
+    assert data["engine"].startswith("running") and data["nginx"].startswith("running")
+    assert [(a["app"], a["instances"]) for a in data["apps"]] == [(deployed, "1/1")]
+
+
+def restart_dockerd():
+    """Stop the Docker engine and start it again, as tests/prepare.sh starts it (no systemd here)."""
+    pid = int(Path("/var/run/docker.pid").read_text())
+    subprocess.run(["kill", str(pid)], check=True)
+    eventually(lambda: not os.path.exists(f"/proc/{pid}"), 60, "dockerd to stop")
+    subprocess.run(["sh", "-c", "setsid dockerd >>/var/log/dockerd.log 2>&1 &"], check=True)  # outlives the test
+    eventually(lambda: subprocess.run(["docker", "info"], capture_output=True).returncode == 0, 60, "dockerd")
+
+
+def test_apps_serve_again_after_the_engine_restarts(sandbox, echo_image, watchdog):
+    apps = [sandbox.new_app_name() for _ in range(2)]
+    for app in apps:
+        sandbox.run("git:from-image", app, echo_image)
+        sandbox.run("config:set", app, f"GREETING={app}")
+    sandbox.run("ps:scale", apps[0], "web=2")
+
+    restart_dockerd()
+
+    for app in apps:
+        eventually(lambda: sandbox.get(sandbox.host(app))[0] == 200, 60, f"{app} serving")
+        for _ in range(10):  # every instance routed to is this app's own
+            assert sandbox.get(sandbox.host(app))[1].startswith(f"{app} from ".encode())
+    eventually(lambda: healthy(sandbox, apps[0], 2), 60, "both instances back")

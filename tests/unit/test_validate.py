@@ -1,0 +1,130 @@
+"""validate: every check of user input, at its edges."""
+
+import pytest
+
+from ponton import validate
+from ponton.errors import InvalidInput
+
+
+@pytest.mark.parametrize("name", ["a", "app", "my-app-2", "a" * 30, "a-", "a--b", "x0"])
+def test_app_name_accepted(name):
+    assert validate.app_name(name) == name
+
+
+@pytest.mark.parametrize("name", [
+    "", "a" * 31, "App", "APP", "1app", "-app", "my_app", "my.app", "../x", "a/b", "a b", " app", "app ",
+    "app\n", "a\nb", "\tapp", "café", "ａpp", "app\0", "ı",
+])
+def test_app_name_rejected(name):
+    with pytest.raises(InvalidInput, match=r"^invalid app name .*: use 1-30 lowercase letters"):
+        validate.app_name(name)
+
+
+def test_app_name_error_is_one_line_even_for_newlines():
+    with pytest.raises(InvalidInput) as e:
+        validate.app_name("a\nb")
+    assert str(e.value).splitlines() == [str(e.value)]
+    assert "'a\\nb'" in str(e.value)
+
+
+@pytest.mark.parametrize("key", ["A", "a", "_", "_X1", "DATABASE_URL", "x" * 200])
+def test_config_key_accepted(key):
+    assert validate.config_key(key) == key
+
+
+@pytest.mark.parametrize("key", ["", "1A", "A-B", "A B", "A.B", "A=B", "É", "A\n", "$A", "ＡＢ"])
+def test_config_key_rejected(key):
+    with pytest.raises(InvalidInput, match="^invalid config key"):
+        validate.config_key(key)
+
+
+def test_port_is_reserved():
+    with pytest.raises(InvalidInput, match="^config key PORT is set by ponton"):
+        validate.config_key("PORT")
+
+
+@pytest.mark.parametrize("value", ["", " spaced  out ", "'\"`$HOME\\", "line1\nline2\n", "ünï©ødé ✓", "=a=b="])
+def test_config_value_kept_byte_for_byte(value):
+    assert validate.config_value("K", value) == value
+
+
+@pytest.mark.parametrize("value", ["\0", "a\0b", "end\0"])
+def test_config_value_with_nul_rejected(value):
+    with pytest.raises(InvalidInput, match="^config value of K contains a NUL byte"):
+        validate.config_value("K", value)
+
+
+def test_config_value_not_utf8_rejected():
+    # what Python makes of argv bytes that are not UTF-8 (surrogateescape): SQLite cannot store it
+    with pytest.raises(InvalidInput, match="^config value of K is not valid UTF-8"):
+        validate.config_value("K", b"\xff".decode("utf-8", "surrogateescape"))
+
+
+def test_config_pairs_split_on_first_equals():
+    assert validate.config_pairs(("A=1", "B=x=y", "C=", "D= sp ")) == {"A": "1", "B": "x=y", "C": "", "D": " sp "}
+
+
+@pytest.mark.parametrize("pair, message", [
+    ("A", "expected KEY=VALUE, got 'A'"),
+    ("=x", "invalid config key ''"),
+    ("1A=x", "invalid config key '1A'"),
+    ("PORT=1", "config key PORT is set by ponton"),
+    ("A=\0", "config value of A contains a NUL byte"),
+])
+def test_config_pairs_rejected(pair, message):
+    with pytest.raises(InvalidInput) as e:
+        validate.config_pairs(("OK=1", pair))
+    assert str(e.value).startswith(message)
+
+
+@pytest.mark.parametrize("pairs, expected", [
+    (("web=0",), {"web": 0}),
+    (("web=50",), {"web": 50}),
+    (("web=1", "worker=3"), {"web": 1, "worker": 3}),
+    (("web=007",), {"web": 7}),
+    (("my_worker-2=1",), {"my_worker-2": 1}),
+    (("web=1", "web=2"), {"web": 2}),
+])
+def test_scale_pairs_accepted(pairs, expected):
+    assert validate.scale_pairs(pairs) == expected
+
+
+@pytest.mark.parametrize("pair", ["web=51", "web=-1", "web=1.5", "web=", "web= 1", "web=1e1", "web=３", "web=٣",
+                                  "web=0x1", "web=99999999999999999999"])
+def test_scale_count_rejected(pair):
+    with pytest.raises(InvalidInput, match=r"^invalid count in .*: use a whole number from 0 to 50$"):
+        validate.scale_pairs((pair,))
+
+
+@pytest.mark.parametrize("pair", ["web", "=3", "WEB=1", "1web=1", "w eb=1", "wéb=1", "web:1", "a" * 31 + "=1"])
+def test_scale_type_rejected(pair):
+    with pytest.raises(InvalidInput, match="^expected TYPE=N with a process type"):
+        validate.scale_pairs((pair,))
+
+
+def test_scale_needs_a_pair():
+    with pytest.raises(InvalidInput, match="^expected at least one TYPE=N"):
+        validate.scale_pairs(())
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("example.com", "example.com"),
+    ("Example.COM", "example.com"),
+    ("a.b.c.example.com", "a.b.c.example.com"),
+    ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ("my-app.1.2", "my-app.1.2"),
+    ("a" * 63 + ".com", "a" * 63 + ".com"),
+    (".".join(["a" * 49] * 5) + ".abc", ".".join(["a" * 49] * 5) + ".abc"),  # 253 characters
+])
+def test_domain_accepted(name, expected):
+    assert validate.domain(name) == expected
+
+
+@pytest.mark.parametrize("name", [
+    "", "localhost", "a.com;", "a.com {", "a.com\n", "a.com\r\n", "*.a.com", "$host", "a.$host", "a.com a.org",
+    "a.com;include /etc/passwd", "a.com}", "a..com", ".a.com", "a.com.", "-a.com", "a-.com", "a_b.com", "ä.com",
+    "a.com/x", "a.com:80", "a" * 64 + ".com", ".".join(["a" * 49] * 5) + ".abcd", "a.com\0", "a.com\t",
+])
+def test_domain_rejected(name):
+    with pytest.raises(InvalidInput, match="^invalid domain .*: use dot-separated labels"):
+        validate.domain(name)
