@@ -1,0 +1,55 @@
+"""The builder: an exported source tree in, a local image out. See docs/builder.md.
+
+    detect the language (languages.LANGUAGES) → make sure its stack image exists (stacks) → check the app's
+    version pins against the stack (pins) → render the language's Dockerfile template (render) → build the
+    image on the engine under the memory limit and the timeout, streaming the output (engine)
+
+An app with its own Dockerfile skips the stack, the pins and the template: it is built as it is.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from builder import engine, languages, pins, render, stacks
+
+
+@dataclass(frozen=True)
+class Build:
+    image: str
+    language: str  # a name of languages.LANGUAGES: "python", "node", ..., "dockerfile"
+    stack_version: str | None  # e.g. "3.13.5"; None for a Dockerfile app
+    cached_steps: tuple[str, ...]  # the Dockerfile instructions the layer cache answered
+    seconds: float
+
+
+def build(settings, source_dir: Path, image: str, log: Callable[[str], None]) -> Build:
+    """Build `source_dir` into `image`, logging Heroku-style step lines and the indented build output;
+    BuildError (one line: what failed, and the failing step's last output) if it cannot."""
+    started = time.monotonic()
+    language, marker = languages.detect(source_dir)
+    if not language.has_stack:
+        log(f"-----> {marker} found: building it as it is")
+        with engine.context({}, source_dir) as context:
+            progress = engine.build(settings, context, image, log)
+        return _done(image, language, None, progress, started, log)
+    log(f"-----> {language.title} app detected ({marker})")
+    version = stacks.ensure(settings, language, log)
+    found = pins.pins(language.pin_files, source_dir)
+    pins.check(found, language.title, version)
+    for pin in found:
+        log(f"-----> {pin.where} asks for {language.title} {pin.spec}: the stack has {version}")
+    files = render.app_files(language.name, source_dir, stacks.image(language), settings.base_image)
+    files = {name: text.encode() for name, text in files.items()}
+    files["ca-certificates.crt"] = stacks.ca_bundle(settings)
+    log(f"-----> Building {image} on {stacks.image(language)} ({language.title} {version})")
+    with engine.context(files, source_dir, prefix=render.SOURCE) as context:
+        progress = engine.build(settings, context, image, log)
+    return _done(image, language, version, progress, started, log)
+
+
+def _done(image: str, language, version: str | None, progress, started: float, log) -> Build:
+    seconds = time.monotonic() - started
+    log(f"-----> Built {image} in {seconds:.1f} s ({len(progress.cached)} steps from the cache)")
+    return Build(image, language.name, version, tuple(progress.cached), seconds)
