@@ -28,6 +28,7 @@ from runtime.spec import LABEL_APP, LABEL_INSTANCE, LABEL_OWNER, LABEL_PROCESS, 
 UNHEALTHY_AFTER = 3
 CRASH_LOOP_RESTARTS = 3
 MAX_BACKOFF = 300
+KEEPALIVE_EVERY = 10  # seconds between systemd keep-alives; WatchdogSec= in the unit is 30
 ALL = "*"
 
 
@@ -40,18 +41,20 @@ class Watchdog:
         self.backoff: dict[str, tuple[int, float]] = {}  # app -> (failed attempts, not before)
         self.wakeups: queue.Queue[str] = queue.Queue()
         self.ooms: queue.Queue[dict] = queue.Queue()  # labels of containers the kernel killed for their memory
+        self.progress = time.monotonic()  # when the loop last started or finished a step
 
     def run_forever(self):
         threading.Thread(target=self._watch_events, daemon=True).start()
         self._serve_metrics()
         notify("READY=1")
+        threading.Thread(target=self._keep_alive, daemon=True).start()
         log(f"watchdog started (state {self.owner}, every {self.interval:g}s)")
         due = 0.0
         while True:
             if time.monotonic() >= due:
                 self.reconcile_all()
                 due = time.monotonic() + self.interval
-            notify("WATCHDOG=1")
+            self.progress = time.monotonic()
             try:
                 app = self.wakeups.get(timeout=max(0.0, due - time.monotonic()))
             except queue.Empty:
@@ -210,10 +213,21 @@ class Watchdog:
 
     def _guarded(self, step, *args):
         """One app's trouble (or the engine's) must not stop the watchdog: log it and go on."""
+        self.progress = time.monotonic()
         try:
             step(*args)
         except Exception:
             log(f"{step.__name__}{args}: {traceback.format_exc(limit=3).strip()}")
+        self.progress = time.monotonic()
+
+    def _keep_alive(self):
+        """systemd's keep-alives, sent while the loop makes progress. One step may legitimately take as long as
+        a deploy (mending an app rolls instances out one by one), so only a step stuck for longer than
+        release_timeout stops them, and systemd then restarts the watchdog."""
+        while True:
+            if time.monotonic() - self.progress < self.p.settings.release_timeout:
+                notify("WATCHDOG=1")
+            time.sleep(KEEPALIVE_EVERY)
 
 
 def notify(message: str):

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,10 +22,10 @@ class WatchdogProcess:
         self.log = sandbox.root / "watchdog.log"
         self.process = None
 
-    def start(self):
+    def start(self, env: dict | None = None):
         with open(self.log, "a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "ponton", "watchdog", "--interval", "2"], env=self.sandbox.env,
+                [sys.executable, "-m", "ponton", "watchdog", "--interval", "2"], env={**self.sandbox.env, **(env or {})},
                 stdout=log, stderr=subprocess.STDOUT,
             )
 
@@ -118,6 +119,21 @@ def test_killed_watchdog_converges_without_duplicates(sandbox, deployed, watchdo
     eventually(lambda: heartbeat(sandbox) != converged, 30, "one more full round")  # which must start nothing
     assert len(containers(deployed)) == 3
     assert sorted(r["instance"] for r in report(sandbox, deployed)) == ["web.1", "web.2", "web.3"]
+
+
+def test_tells_systemd_it_is_ready_and_alive(sandbox, deployed):
+    """Type=notify and WatchdogSec=: READY=1 once started, then WATCHDOG=1 keep-alives, on $NOTIFY_SOCKET."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify_socket:
+        path = str(sandbox.root / "notify.sock")
+        notify_socket.bind(path)
+        notify_socket.settimeout(30)
+        dog = WatchdogProcess(sandbox)
+        dog.start({"NOTIFY_SOCKET": path})
+        try:
+            messages = [notify_socket.recv(64), notify_socket.recv(64)]
+        finally:
+            dog.kill()
+    assert messages == [b"READY=1", b"WATCHDOG=1"]
 
 
 def test_report_shows_engine_nginx_watchdog_and_apps(sandbox, deployed, watchdog):
