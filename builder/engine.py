@@ -40,7 +40,7 @@ class Progress:
             self.cached.append(self.instruction)
         elif text.startswith("Successfully built "):
             self.built = True
-        elif not text.startswith(" ---> "):
+        elif not text.startswith((" ---> ", "Removing intermediate container ")):
             self.output.append(text)
 
     def where(self) -> str:

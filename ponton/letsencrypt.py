@@ -98,6 +98,8 @@ def issue(state_dir: Path, server: str, email: str, domains: list[str]) -> tuple
         acme = _client(state_dir, server, email)
         order = acme.new_order(crypto_util.make_csr(key_pem, domains))
         for authorization in order.authorizations:
+            if authorization.body.status == messages.STATUS_VALID:
+                continue  # validated recently for this account: the server reuses it (a renewal right after)
             challenge = next((c for c in authorization.body.challenges if isinstance(c.chall, challenges.HTTP01)),
                              None)
             if challenge is None:

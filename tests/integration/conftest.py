@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -62,3 +63,48 @@ def worker_image(echo_image) -> str:
     )
     _docker("build", "-q", "-t", "ponton-test/worker", "-", input=dockerfile.encode())
     return "ponton-test/worker"
+
+
+class Pusher:
+    """A developer with a key added to the sandbox (as `role`; None: the server's rule, the first key is admin),
+    and a git checkout of an app."""
+
+    def __init__(self, sandbox, tmp_path: Path, name: str = "alice", role: str | None = None):
+        self.sandbox = sandbox
+        self.key = sandbox.new_key(name)
+        sandbox.run("ssh-keys:add", name, *(["--role", role] if role else []),
+                    input=self.key.with_suffix(".pub").read_text())
+        self.env = sandbox.ssh_env(self.key)
+        self.work = tmp_path / f"checkout-{name}"
+
+    def checkout(self, app_dir: Path) -> Path:
+        shutil.copytree(app_dir, self.work)
+        self.git("init", "-q", "-b", "main")
+        self.commit("first")
+        return self.work
+
+    def git(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-c", "user.email=dev@example.org", "-c", "user.name=dev", *args],
+                              cwd=cwd or self.work, env=self.env, capture_output=True, text=True, timeout=600)
+
+    def commit(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD").stdout.strip()
+
+    def push(self, app: str, refspec: str = "main") -> subprocess.CompletedProcess:
+        return self.git("push", self.sandbox.remote(app), refspec)
+
+    def ssh(self, *command: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([*self.env["SSH_COMMAND"].split(), "root@127.0.0.1", *command], env=self.env,
+                              capture_output=True, text=True, input=input, timeout=600)
+
+    def server_branch(self, app: str, branch: str = "main") -> str:
+        out = self.git("ls-remote", self.sandbox.remote(app), f"refs/heads/{branch}").stdout
+        return out.split()[0] if out else ""
+
+
+@pytest.fixture
+def pusher(sandbox, tmp_path):
+    sandbox.start_sshd()
+    return Pusher(sandbox, tmp_path, role="user")  # what most people who push are

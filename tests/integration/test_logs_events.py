@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from tests.integration.test_push import Pusher
+from tests.integration.conftest import Pusher
 
 
 def test_logs_follow_new_instances_and_filter_by_process(sandbox, worker_image):

@@ -1,0 +1,112 @@
+"""The builder's pure parts: detection order, version pins, template rendering, reading the build output."""
+
+import pytest
+
+from builder import engine, languages, pins, render
+from ponton.errors import BuildError
+
+
+@pytest.mark.parametrize("files, expected", [
+    (["Dockerfile", "requirements.txt", "package.json"], ("dockerfile", "Dockerfile")),
+    (["requirements.txt", "package.json"], ("python", "requirements.txt")),
+    (["pyproject.toml"], ("python", "pyproject.toml")),
+    (["package.json", "index.html"], ("node", "package.json")),
+    (["go.mod"], ("go", "go.mod")),
+    (["Gemfile"], ("ruby", "Gemfile")),
+    (["index.php", "index.html"], ("php", "index.php")),
+    (["public/index.html"], ("static", "public/index.html")),
+])
+def test_detection_follows_the_order_of_the_table(tmp_path, files, expected):
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    language, marker = languages.detect(tmp_path)
+    assert (language.name, marker) == expected
+
+
+def test_nothing_to_detect_names_the_markers(tmp_path):
+    (tmp_path / "README").write_text("")
+    with pytest.raises(BuildError, match="none of Dockerfile, requirements.txt.*found"):
+        languages.detect(tmp_path)
+
+
+@pytest.mark.parametrize("spec, version, ok", [
+    ("20", "20.19.2", True), ("20.x", "20.19.2", True), ("^20.1", "20.19.2", True), ("^18", "20.19.2", False),
+    ("~20.19.0", "20.19.2", True), ("~20.18", "20.19.2", False), (">=18 <21", "20.19.2", True),
+    (">=21", "20.19.2", False), ("18 - 20", "20.19.2", True), ("16 || 18", "20.19.2", False),
+    ("16 || >=20", "20.19.2", True), ("*", "20.19.2", True), ("<=20", "20.19.2", True), (">20", "20.19.2", False),
+])
+def test_npm_ranges(spec, version, ok):
+    assert pins.npm_range(spec, version) is ok
+
+
+@pytest.mark.parametrize("pin, ok", [("3.13", True), ("3.13.5", True), ("3.13.4", False), ("3.12", False),
+                                     ("3.x", True), ("3", True)])
+def test_python_and_ruby_pins_name_a_release_line(pin, ok):
+    assert pins.same_release(pin, "3.13.5") is ok
+
+
+def test_go_line_is_a_minimum():
+    assert pins.at_least("1.22", "1.24.4") and pins.at_least("1.24.4", "1.24.4")
+    assert not pins.at_least("1.25", "1.24.4")
+
+
+def test_pin_readers(tmp_path):
+    assert pins.first_line("# pyenv\n\npython-3.13  # comment\n") == "3.13"
+    assert pins.go_directive("module x\n\ngo 1.22.1\n") == "1.22.1"
+    assert pins.engines_node('{"engines": {"node": " >=18 "}}') == ">=18"
+    assert pins.engines_node('{"name": "x"}') is None
+    with pytest.raises(BuildError, match="package.json is not valid JSON"):
+        pins.engines_node("{")
+
+
+def test_an_unmet_pin_fails_naming_the_version_available(tmp_path):
+    (tmp_path / "runtime.txt").write_text("python-3.9.18\n")
+    found = pins.pins(languages.by_name("python").pin_files, tmp_path)
+    with pytest.raises(BuildError, match=r"runtime.txt asks for Python 3.9.18, .* versions available: 3.13.5"):
+        pins.check(found, "Python", "3.13.5")
+
+
+def test_a_symlinked_pin_file_is_not_read(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("3.9\n")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / ".python-version").symlink_to(secret)
+    assert pins.pins(languages.by_name("python").pin_files, tmp_path / "app") == []
+
+
+def test_python_template_installs_dependencies_before_copying_the_code(tmp_path):
+    (tmp_path / "requirements.txt").write_text("Flask\ngunicorn\n")
+    dockerfile = render.app_files("python", tmp_path, "ponton/stack-python:trixie", "ponton/base:trixie")["Dockerfile"]
+    lines = dockerfile.splitlines()
+    assert lines.index("RUN pip install -r requirements.txt") < lines.index("COPY app/ /app/")
+    assert 'CMD ["/bin/sh", "-c", "exec gunicorn --bind 0.0.0.0:$PORT app:app"]' in lines
+    assert "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt" in lines
+
+
+def test_node_template_uses_npm_ci_only_with_a_lockfile(tmp_path):
+    (tmp_path / "package.json").write_text("{}")
+    assert "RUN npm install" in render.app_files("node", tmp_path, "s", "b")["Dockerfile"]
+    (tmp_path / "package-lock.json").write_text("{}")
+    assert "RUN npm ci" in render.app_files("node", tmp_path, "s", "b")["Dockerfile"]
+
+
+def test_static_template_serves_public_when_the_site_is_there(tmp_path):
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "index.html").write_text("")
+    files = render.app_files("static", tmp_path, "s", "b")
+    assert set(files) == {"Dockerfile", "nginx.conf"}
+    assert "root /app/public;" in files["nginx.conf"]
+
+
+def test_build_output_tracks_steps_cache_and_the_failing_output():
+    progress = engine.Progress()
+    for line in ["Step 1/3 : FROM x", " ---> abc", "Step 2/3 : RUN pip install -r requirements.txt",
+                 " ---> Using cache", "Step 3/3 : RUN make", " ---> Running in 123", "compiling",
+                 "make: *** [all] Error 2", "Removing intermediate container 123"]:
+        progress.line(line)
+    assert progress.cached == ["RUN pip install -r requirements.txt"]
+    message = engine._failure("The command '/bin/sh -c make' returned a non-zero code: 2", progress, "2g")
+    assert message == "build failed at step 3/3 (RUN make): exit code 2: compiling | make: *** [all] Error 2"
+    oom = engine._failure("The command '/bin/sh -c make' returned a non-zero code: 137", progress, "2g")
+    assert "out of memory (the limit is 2g, setting build_memory)" in oom
