@@ -134,11 +134,13 @@ def roll_out(p: Ponton, app: str, release: Release) -> Release:
         p.event(app, "deploy-failed", f"{release.label} ({release.description}): {str(e).splitlines()[0]}")
         raise
     if strategy.name == "canary" and rollout.kept_old:
-        until = time.time() + strategy.canary_duration if strategy.canary_duration else None
+        plan = strategy.canary_plan
+        until = time.time() + strategy.canary_duration * len(plan) if strategy.canary_duration else None
         p.state.set_release_status(app, release.version, "canary")
         p.state.set_canary(app, release.version, until)
-        p.event(app, "canary", f"{release.label} gets {strategy.canary_weight}% of requests")
-        click.echo(f"=====> {app} {release.label} gets {strategy.canary_weight}% of requests: "
+        steps = f" (then {', '.join(f'{share}%' for share in plan[1:])})" if len(plan) > 1 else ""
+        p.event(app, "canary", f"{release.label} gets {plan[0]}% of requests{steps}")
+        click.echo(f"=====> {app} {release.label} gets {plan[0]}% of requests{steps}: "
                    f"`ponton deploy:promote {app}` or `ponton deploy:abort {app}`")
         return release
     _succeeded(p, app, release)
@@ -216,17 +218,19 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
 
 def reroute(p: Ponton, app: str, undo: Callable[[], object] | None = None):
     """Route the app's domains to the web instances that serve it now (after a domain change, or to mend
-    drift): the current release's, plus a canary's with its share; never a blue-green standby.
+    drift, or as a canary moves to its next step): the current release's, plus a canary's with its share now;
+    never a blue-green standby.
     If the proxy refuses the new routing, `undo` puts back the change that caused it."""
     from runtime import engine
     from runtime.rollout import canary_weights
 
     current = p.state.current_release(app)
-    canary = p.state.app(app)["canary_version"]
+    row = p.state.app(app)
+    canary = row["canary_version"]
     web = [i for i in engine.instances(app) if i.process == "web" and i.port]
     serving = [i.port for i in web if current and i.release in _identical(p, app, current)]
     trial = [i.port for i in web if canary is not None and i.release == canary]
-    share = strategy_of(p, app).canary_weight
+    share = strategy_of(p, app).canary_share(row["canary_until"], time.time())
     try:
         p.route(app, serving + trial, canary_weights(serving, trial, share))
     except BaseException:

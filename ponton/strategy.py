@@ -23,6 +23,14 @@ def _number(low: float, high: float, kind=float):
     return parse
 
 
+def _steps(value: str) -> tuple[int, ...]:
+    parse = _number(1, 99, int)
+    steps = tuple(parse(part.strip()) for part in value.split(","))
+    if list(steps) != sorted(set(steps)):
+        raise InvalidInput(f"canary steps must rise, e.g. 10,25,50, got {value!r}")
+    return steps
+
+
 # knob -> (Strategy field, parser)
 KNOBS = {
     "strategy": ("name", _choice),
@@ -30,6 +38,7 @@ KNOBS = {
     "wait-to-retire": ("wait_to_retire", _number(0, 3600)),
     "canary-weight": ("canary_weight", _number(1, 99, int)),
     "canary-duration": ("canary_duration", _number(0, 7 * 86400)),
+    "canary-steps": ("canary_steps", _steps),
 }
 
 

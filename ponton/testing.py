@@ -184,7 +184,8 @@ class LoadResult:
     failures: list[str] = field(default_factory=list)
     longest: float = 0.0  # seconds: the slowest request, the longest pause any client saw
     bodies: dict[bytes, int] = field(default_factory=dict)
-    sequences: list[list[bytes]] = field(default_factory=list)  # per client: first word of each body, in order
+    sequences: list[list[tuple[float, bytes]]] = field(default_factory=list)  # per client, in order: (monotonic
+    # time the request started, first word of the body)
 
 
 class Load:
@@ -237,7 +238,7 @@ class Load:
                 else:
                     result.ok += 1
                     result.bodies[body] = result.bodies.get(body, 0) + 1
-                    result.sequences[client].append(body.split(b" ", 1)[0])
+                    result.sequences[client].append((started, body.split(b" ", 1)[0]))
                 if result.ok + len(result.failures) >= self.max_requests:
                     self._stop.set()
 

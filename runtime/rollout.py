@@ -7,8 +7,8 @@ Strategies (per app, `deploy:set APP strategy ...`), for web instances:
 - blue-green: start the whole new set, wait until all are healthy, switch all traffic at once. With
   `wait_to_retire`, the old set stays up, unrouted, for that long (the caller records it as standby), so a
   rollback within that window just switches back.
-- canary: start the whole new set and route `canary_weight`% of requests to it; nothing is retired until the
-  caller promotes (another rollout to the new release) or aborts (a rollout back to the old one).
+- canary: start the whole new set and route `canary_weight`% of requests to it (or the first of
+  `canary_steps`; the caller moves it through the steps); nothing is retired until the caller promotes (another rollout to the new release) or aborts (a rollout back to the old one).
 - recreate: stop every old instance first, then start the new ones (downtime: for apps that cannot run two
   versions side by side).
 Other process types are replaced one at a time, without routing.
@@ -39,7 +39,21 @@ class Strategy:
     batch: int = 1  # rolling: instances replaced at a time
     wait_to_retire: float = 0.0  # seconds an instance out of the routing keeps running before it is stopped
     canary_weight: int = 20  # canary: percent of requests that go to the new release
-    canary_duration: float = 0.0  # canary: seconds until promoted automatically by the watchdog (0: never)
+    canary_duration: float = 0.0  # canary: seconds each step lasts; after the last, promoted (0: never)
+    canary_steps: tuple[int, ...] = ()  # canary: the shares it goes through (default: just canary_weight)
+
+    @property
+    def canary_plan(self) -> tuple[int, ...]:
+        return self.canary_steps or (self.canary_weight,)
+
+    def canary_share(self, until: float | None, now: float) -> int:
+        """The canary's share at `now`: the step reached, counting canary_duration per step back from `until`
+        (when the watchdog promotes it). Without a duration, the first step until promoted."""
+        plan = self.canary_plan
+        if not until or not self.canary_duration:
+            return plan[0]
+        steps_left = math.ceil(max(until - now, 0) / self.canary_duration)
+        return plan[min(max(len(plan) - steps_left, 0), len(plan) - 1)]
 
 
 def canary_weights(old: list[int], new: list[int], share: int) -> dict[int, int] | None:
@@ -121,7 +135,7 @@ class Rollout:
             self.kept_old += [i for i in old if i.running]
             self._retire([i for i in old if not i.running])
             old_ports = [i.port for i in self.routed if i not in new and i.port]
-            self._route(weights=canary_weights(old_ports, [i.port for i in new], self.strategy.canary_weight))
+            self._route(weights=canary_weights(old_ports, [i.port for i in new], self.strategy.canary_plan[0]))
         else:
             self._rolling(process, numbers, old)
 

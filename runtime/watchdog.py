@@ -82,10 +82,12 @@ class Watchdog:
             if release is None:
                 return
             row = state.app(app)
-            if row["canary_version"] is not None:  # two releases serve on purpose: only promote when due
+            if row["canary_version"] is not None:  # two releases serve on purpose: only step or promote
                 if row["canary_until"] and row["canary_until"] <= time.time():
                     log(f"{app}: canary v{row['canary_version']} ran its time: promoting it")
                     deploy.promote(self.p, app)
+                else:
+                    deploy.reroute(self.p, app)  # its next step's share, once due (else nothing changes)
                 return
             instances = engine.instances(app)
             self._report_crash_loops(app, instances)

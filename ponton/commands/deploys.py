@@ -1,6 +1,7 @@
 """deploy:set, deploy:report, deploy:promote, deploy:abort: how releases roll out."""
 
 import dataclasses
+import time
 
 import click
 
@@ -22,7 +23,9 @@ def set_(p, app, key, value):
     wait-to-retire   seconds a replaced instance keeps running, out of the routing, before it stops (0);
                      blue-green: the window in which a rollback switches back instantly
     canary-weight    canary: percent of requests for the new release (20)
-    canary-duration  canary: seconds until the watchdog promotes it (0: wait for deploy:promote)
+    canary-steps     canary: rising percents it goes through instead, e.g. 10,25,50 (none)
+    canary-duration  canary: seconds each step lasts; after the last the watchdog promotes it
+                     (0: the first step until deploy:promote)
     """
     strategy.check(key, value)
     with p.locked(app):
@@ -40,9 +43,12 @@ def set_(p, app, key, value):
 def report(p, app, fmt):
     """Show APP's deploy strategy, its knobs, and a canary or standby in progress."""
     row = p.state.app(app)
-    data = {k.replace("_", "-"): v for k, v in dataclasses.asdict(deploy.strategy_of(p, app)).items()}
+    strategy = deploy.strategy_of(p, app)
+    data = {k.replace("_", "-"): v for k, v in dataclasses.asdict(strategy).items()}
     data["strategy"] = data.pop("name")
+    data["canary-steps"] = ",".join(map(str, strategy.canary_steps)) or None
     data["canary"] = f"v{row['canary_version']}" if row["canary_version"] else None
+    data["canary-share"] = strategy.canary_share(row["canary_until"], time.time()) if row["canary_version"] else None
     data["canary-promotes-at"] = when(row["canary_until"]) if row["canary_until"] else None
     data["standby"] = f"v{row['standby_version']}" if row["standby_version"] else None
     data["standby-until"] = when(row["standby_until"]) if row["standby_until"] else None

@@ -6,6 +6,7 @@ import time
 
 from ponton.testing import Load
 from tests.integration.conftest import containers
+from tests.integration.test_watchdog import eventually, watchdog  # noqa: F401 (a fixture)
 
 
 def greetings(sandbox, app, count: int) -> dict[bytes, int]:
@@ -34,10 +35,14 @@ def test_blue_green_switches_at_once_and_rolls_back_instantly(sandbox, deployed)
     sandbox.run("deploy:set", deployed, "wait-to-retire", "600")
     with Load(sandbox.http_port, sandbox.host(deployed)) as load:
         sandbox.run("config:set", deployed, "GREETING=green")
+        switched = time.monotonic()  # the switch is one nginx reload, done (old workers gone) when the command ends
+        eventually(lambda: all(s and s[-1][0] > switched for s in load.result.sequences), 30, "requests after it")
     assert load.result.failures == [] and load.result.ok > 20
-    for sequence in load.result.sequences:  # after its first answer from green, a client never sees blue again
-        assert b"hello" not in sequence[sequence.index(b"green"):] if b"green" in sequence else True
-    assert any(b"green" in s for s in load.result.sequences)
+    # Before the switch every client got blue; once it is done, every client gets green, never blue again. (While
+    # nginx reloads, for milliseconds, workers of the old config may still accept a connection.)
+    for sequence in load.result.sequences:
+        assert {word for started, word in sequence if started > switched} == {b"green"}
+    assert all(sequence[0][1] == b"hello" for sequence in load.result.sequences)
 
     assert len(containers(deployed, all=False)) == 4  # the old set waits, unrouted, as standby
     assert greetings(sandbox, deployed, 20) == {b"green": 20}
@@ -70,6 +75,25 @@ def test_canary_share_promote_and_abort(sandbox, deployed):
     statuses = [r["status"] for r in json.loads(sandbox.run("releases", deployed, "--format", "json").stdout)]
     assert statuses[:3] == ["aborted", "current", "succeeded"]
     assert len(containers(deployed)) == 2
+
+
+def test_canary_steps_are_taken_and_promoted_by_the_watchdog(sandbox, deployed, watchdog):
+    sandbox.run("ps:scale", deployed, "web=2")
+    for key, value in [("strategy", "canary"), ("canary-steps", "5,90"), ("canary-duration", "8")]:
+        sandbox.run("deploy:set", deployed, key, value)
+    with Load(sandbox.http_port, sandbox.host(deployed)) as load:
+        result = sandbox.run("config:set", deployed, "GREETING=stepped")
+        assert "gets 5% of requests (then 90%)" in result.stdout
+        assert greetings(sandbox, deployed, 100).get(b"stepped", 0) <= 25  # the first step: about 5
+
+        def share() -> int | None:
+            return json.loads(sandbox.run("deploy:report", deployed, "--format", "json").stdout)["canary-share"]
+        eventually(lambda: share() == 90, 30, "the second step")
+        eventually(lambda: greetings(sandbox, deployed, 100).get(b"stepped", 0) >= 75, 30, "the watchdog to move 90%")
+        eventually(lambda: share() is None, 30, "the promotion")
+        assert greetings(sandbox, deployed, 50) == {b"stepped": 50}
+    assert load.result.failures == [] and load.result.ok > 50
+    assert len(containers(deployed, all=False)) == 2
 
 
 def test_recreate_stops_before_it_starts(sandbox, deployed):
