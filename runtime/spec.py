@@ -28,7 +28,7 @@ def container_spec(app: str, process: str, number: int, release, owner: str, hos
     return {
         "image": release.image,
         "name": f"{app}.{process}.{number}.{secrets.token_hex(3)}",
-        "command": ["/bin/sh", "-c", command] if command else None,
+        "command": shell_command(command) if command else None,
         "environment": {**release.config, "PORT": str(CONTAINER_PORT)},
         "labels": {
             LABEL_APP: app,
@@ -44,6 +44,30 @@ def container_spec(app: str, process: str, number: int, release, owner: str, hos
         **ISOLATION,
         **(resources or {}),
     }
+
+
+def shell_command(command: str) -> list[str]:
+    """A Procfile command, run by /bin/sh (for $PORT and the like). A simple command is exec'd, so that it is the
+    container's PID 1 and gets the SIGTERM that stops it: sh (dash) neither execs it nor passes the signal on, so
+    a stop would wait stop_timeout and SIGKILL. Lists, pipelines and loops stay as they are."""
+    return ["/bin/sh", "-c", f"exec {command}" if _is_simple(command) else command]
+
+
+def _is_simple(command: str) -> bool:
+    import shlex
+
+    # `>&` and `<&` (2>&1) are redirections, not the `&` that runs a command in the background.
+    lexer = shlex.shlex(command.replace(">&", ">").replace("<&", "<"), posix=True, punctuation_chars=";&|()")
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:  # unbalanced quotes: leave it to sh
+        return False
+    return (bool(words) and words[0] not in SHELL_KEYWORDS and "=" not in words[0]
+            and not any(word and set(word) <= set(";&|()") for word in words))
+
+
+SHELL_KEYWORDS = {"!", "{", "case", "for", "if", "until", "while", "exec", "time", "[[", "function", "select"}
 
 
 def one_off_spec(app: str, release, command: str, owner: str, resources: dict | None = None) -> dict:

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from ponton.state import Release
 from runtime import spec
 
@@ -51,9 +53,25 @@ def test_port_wins_over_a_stored_port_key():
 
 
 def test_command_wrapped_in_shell():
-    assert spec.container_spec("shop", "web", 1, RELEASE, "o")["command"] == ["/bin/sh", "-c", "gunicorn app:app"]
+    assert spec.container_spec("shop", "web", 1, RELEASE, "o")["command"] == [
+        "/bin/sh", "-c", "exec gunicorn app:app"]
     assert spec.container_spec("shop", "clock", 1, RELEASE, "o")["command"] == [
         "/bin/sh", "-c", "python 'clock.py' && echo done"]
+
+
+@pytest.mark.parametrize("command, simple", [
+    ("gunicorn --bind 0.0.0.0:$PORT app:app  # ponton sets $PORT", True),
+    ("node server.js 2>&1", True),
+    ("echo 'a; b' > /tmp/out", True),
+    ("while true; do echo tick; sleep 1; done", False),
+    ("migrate | tee log", False),
+    ("a & b", False),
+    ("FOO=1 python app.py", False),
+    ("exec python app.py", False),
+    ("python 'unbalanced", False),
+])
+def test_a_simple_command_is_execd_so_that_it_gets_sigterm(command, simple):
+    assert spec.shell_command(command) == ["/bin/sh", "-c", f"exec {command}" if simple else command]
 
 
 def test_empty_or_missing_command_runs_the_image_command():
