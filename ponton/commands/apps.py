@@ -80,13 +80,19 @@ def rename(p, old, new):
 @pass_ponton
 def destroy(p, app, force):
     """Destroy APP: its containers, network, vhost, config and release history."""
+    from gitreceive import repo
+    from runtime import engine
+
     if not force:
         raise InvalidInput(f"destroying {app} cannot be undone: run again with --force")
     with p.locked(app):
         p.state.app_id(app)
+        built = deploy.built_images(p.state.releases(app))
         deploy.remove_runtime(p, app)
         certs.store(p.settings.state_dir, app, None)
         p.state.delete_app(app)
+        engine.remove_images(built)
+        repo.remove(p.settings.state_dir, app)
     click.echo(f"-----> Destroyed {app}")
 
 
