@@ -1,12 +1,14 @@
-"""`python -m bench`: every measurement, then one table on stdout (progress goes to stderr)."""
+"""`python -m bench`: every measurement, then one table on stdout (progress goes to stderr).
+`python -m bench --engine-restart`: only the engine restart (it restarts dockerd: see bench/engine_restart.py)."""
 
+import argparse
 import os
 import subprocess
 import sys
 import traceback
 
-from bench import cli_latency, config_change, rolling_pause, throughput
-from bench.common import IMAGE, REPO, Report, build_image, log, sandbox
+from bench import cli_latency, config_change, engine_restart, image_sizes, push, rolling_pause, throughput, watchdog
+from bench.common import IMAGE, REPO, Pusher, Report, build_image, log, sandbox
 
 
 def _measure(report: Report, name: str, function, *args) -> bool:
@@ -26,18 +28,42 @@ def _deploy(report: Report, box, app: str):
     box.run("git:from-image", app, IMAGE)
 
 
+def _pushes(report: Report, box):
+    pusher = Pusher(box)
+    flask_app = None
+
+    def pushes(report):
+        nonlocal flask_app
+        flask_app = push.run(report, box, pusher)
+
+    _measure(report, "flask push", pushes)
+    _measure(report, "image sizes", image_sizes.run, box, pusher, flask_app)
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--engine-restart", action="store_true",
+                        help="measure only the recovery from a dockerd restart (restarts the machine's engine)")
+    args = parser.parse_args()
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     log(f"building {IMAGE}")
     build_image()
     report = Report()
-    _measure(report, "apps:list latency", cli_latency.run)
-    with sandbox() as box:
-        app = box.new_app_name()
-        if _measure(report, "deploy of the echo app", _deploy, box, app):
-            _measure(report, "throughput", throughput.run, box, app)
-            _measure(report, "config change", config_change.run, box, app)
-            _measure(report, "rolling update pause", rolling_pause.run, box, app)
+    # The watchdog's Prometheus port is fixed (9180 by default): off here, as other watchdogs may hold it.
+    if args.engine_restart:
+        with sandbox(metrics_port=0) as box:
+            _measure(report, "engine restart", engine_restart.run, box)
+    else:
+        _measure(report, "apps:list latency", cli_latency.run)
+        with sandbox(metrics_port=0) as box:
+            app = box.new_app_name()
+            if _measure(report, "deploy of the echo app", _deploy, box, app):
+                _measure(report, "throughput", throughput.run, box, app)
+                _measure(report, "config change", config_change.run, box, app)
+                _measure(report, "rolling update pause", rolling_pause.run, box, app)
+                _measure(report, "watchdog replacement", watchdog.run, box, app)
+        with sandbox() as box:
+            _pushes(report, box)
     # The load average says how far other work on the machine may have skewed the figures.
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"ponton bench at {commit.stdout.strip() or '?'}, {os.cpu_count()} CPUs, load average {load}\n")

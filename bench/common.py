@@ -3,15 +3,18 @@
 import contextlib
 import http.client
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ponton.testing import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
+APPS = REPO / "tests" / "apps"
 IMAGE = "ponton-test/echo"
 # The console script next to this interpreter: what a user types, so its start-up cost is part of the figure.
 PONTON = Path(sys.executable).parent / "ponton"
@@ -58,6 +61,77 @@ def fetch(port: int, path: str = "/", host: str = "localhost", timeout: float = 
         return None
     finally:
         connection.close()
+
+
+def wait_for(check, max_seconds: float, what: str, interval: float = 0.02):
+    """Seconds from now until `check()` is truthy, polling every `interval`: bounded in time and in count."""
+    started = time.monotonic()
+    for _ in range(int(max_seconds / interval) + 1):
+        if check():
+            return time.monotonic() - started
+        if time.monotonic() - started > max_seconds:
+            break
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {max_seconds:g} s waiting for {what}")
+
+
+def seconds(values: list[float]) -> str:
+    """A median, with every run's figure: "2.31 s (2.10, 2.31, 2.90)"."""
+    import statistics
+
+    return f"{statistics.median(values):.2f} s ({', '.join(f'{v:.2f}' for v in values)})"
+
+
+class Pusher:
+    """A developer pushing checkouts of the test apps through the sandbox's real sshd with the real git client,
+    as tests/integration/conftest.py's Pusher does: a key added with ssh-keys:add, git over `ssh_env`."""
+
+    def __init__(self, box, name: str = "bench"):
+        if not box.sshd_port:
+            box.start_sshd()
+        key = box.new_key(name)
+        box.run("ssh-keys:add", name, input=key.with_suffix(".pub").read_text())
+        self.box, self.env = box, box.ssh_env(key)
+
+    def checkout(self, app_dir: Path, name: str) -> Path:
+        """A git repository (branch main, one commit) holding a copy of `app_dir`."""
+        work = self.box.root / "checkouts" / name
+        shutil.copytree(app_dir, work)
+        self.git(work, "init", "-q", "-b", "main")
+        self.commit(work, "first")
+        return work
+
+    def git(self, work: Path, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-c", "user.email=bench@example.org", "-c", "user.name=bench", *args],
+                              cwd=work, env=self.env, capture_output=True, text=True, timeout=600, check=True)
+
+    def commit(self, work: Path, message: str):
+        self.git(work, "add", "-A")
+        self.git(work, "commit", "-q", "-m", message)
+
+    def push(self, work: Path, app: str, output) -> subprocess.Popen:
+        """`git push` to APP, started: its output goes to the file `output` (a pipe could fill up and stall it)."""
+        return subprocess.Popen(["git", "push", self.box.remote(app), "main"], cwd=work, env=self.env,
+                                stdout=output, stderr=subprocess.STDOUT)
+
+
+@contextlib.contextmanager
+def watchdog(box):
+    """`ponton watchdog` in the sandbox's environment (as installed: the default interval; engine events wake it),
+    its output in the sandbox's watchdog.log; stopped afterwards. The sandbox should turn off its metrics port
+    (metrics_port 0), which other watchdogs on the machine may hold."""
+    with open(box.root / "watchdog.log", "a") as output:
+        process = subprocess.Popen([sys.executable, "-m", "ponton", "watchdog"], env=box.env,
+                                   stdout=output, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 @dataclass
