@@ -1,0 +1,167 @@
+"""Several users on one server, over real SSH with their own keys: roles, per-app access, quotas.
+
+alice owns an app; bob (role user) may neither see nor touch it until alice grants him access, and may never run
+a server-wide command. Every denial is one clear line, changes nothing, and is in the app's events."""
+
+import json
+import subprocess
+
+import pytest
+
+from tests.integration.conftest import APPS, Pusher, containers
+
+
+def snapshot(sandbox, app: str) -> dict:
+    """What an admin sees of `app`: everything a denied command could have changed."""
+    def data(*args):
+        return json.loads(sandbox.run(*args, "--format", "json").stdout)
+
+    return {
+        "apps": data("apps:list"),
+        "info": data("apps:info", app),
+        "config": data("config:show", app),
+        "releases": [(r["version"], r["status"]) for r in data("releases", app)],
+        "formation": [(r["instance"], r["release"]) for r in data("ps:report", app)],
+        "containers": sorted(containers(app)),
+        "domains": data("domains:report", app),
+        "acl": data("acl:list", app),
+    }
+
+
+def denied(result: subprocess.CompletedProcess) -> str:
+    """The one-line error of a refused command (asserting it was refused, and why)."""
+    assert result.returncode != 0, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "access denied" in lines[0], result.stderr
+    return lines[0]
+
+
+def denials(sandbox, app: str) -> list[dict]:
+    events = json.loads(sandbox.run("events", app, "-n", "1000", "--format", "json").stdout)
+    return [e for e in events if e["kind"] == "denied"]
+
+
+@pytest.fixture
+def team(sandbox, tmp_path, echo_image):
+    """alice (role user) owns a deployed app with a secret in its config; bob (role user) has a key too."""
+    sandbox.start_sshd()
+    sandbox.run("ssh-keys:add", "root-admin", input=sandbox.new_key("root-admin").with_suffix(".pub").read_text())
+    alice = Pusher(sandbox, tmp_path, "alice", role="user")
+    bob = Pusher(sandbox, tmp_path, "bob", role="user")
+    app = sandbox.new_app_name()
+    assert alice.ssh("apps:create", app).returncode == 0
+    sandbox.run("git:from-image", app, echo_image)  # an admin deploys on alice's app
+    result = alice.ssh("config:set", app, "SECRET=alice-only")
+    assert result.returncode == 0, result.stderr
+    return alice, bob, app
+
+
+def test_bob_can_do_nothing_with_alices_app_until_she_grants_access(sandbox, team):
+    alice, bob, app = team
+    assert json.loads(alice.ssh("apps:info", app, "--format", "json").stdout)["owner"] == "alice"
+    before = snapshot(sandbox, app)
+    bob.checkout(APPS / "echo")
+
+    listing = bob.ssh("apps:list", "--format", "json")
+    assert listing.returncode == 0 and app not in json.loads(listing.stdout)
+    attempts = {
+        "apps:info": bob.ssh("apps:info", app),
+        "config:show": bob.ssh("config:show", app),
+        "config:get": bob.ssh("config:get", app, "SECRET"),
+        "config:set": bob.ssh("config:set", app, "SECRET=bob-was-here"),
+        "config:unset": bob.ssh("config:unset", app, "SECRET"),
+        "ps:scale": bob.ssh("ps:scale", app, "web=3"),
+        "ps:report": bob.ssh("ps:report", app),
+        "ps:stop": bob.ssh("ps:stop", app),
+        "ps:restart": bob.ssh("ps:restart", app),
+        "releases": bob.ssh("releases", app),
+        "rollback": bob.ssh("rollback", app),
+        "logs": bob.ssh("logs", app),
+        "events": bob.ssh("events", app),
+        "domains:add": bob.ssh("domains:add", app, "bob.example.org"),
+        "acl:add": bob.ssh("acl:add", app, "bob"),
+        "apps:rename": bob.ssh("apps:rename", app, "bobs"),
+        "apps:destroy": bob.ssh("apps:destroy", app, "--force"),
+        "git-receive-pack": bob.push(app),
+    }
+    for command, result in attempts.items():
+        line = denied(result) if command != "git-receive-pack" else result.stderr
+        assert "access denied" in line and app in line, (command, line)
+    assert "SECRET" not in "".join(r.stdout + r.stderr for r in attempts.values())
+    assert "alice-only" not in "".join(r.stdout + r.stderr for r in attempts.values())
+    assert bob.server_branch(app) == ""  # not even a clone or ls-remote
+    assert snapshot(sandbox, app) == before
+    recorded = denials(sandbox, app)
+    assert {e["user"] for e in recorded} == {"bob"}
+    for command in attempts:
+        assert any(command in e["message"] for e in recorded), (command, recorded)
+
+    granted = alice.ssh("acl:add", app, "bob")
+    assert granted.returncode == 0, granted.stderr
+    assert app in json.loads(bob.ssh("apps:list", "--format", "json").stdout)
+    assert json.loads(bob.ssh("apps:info", app, "--format", "json").stdout)["name"] == app
+    assert bob.ssh("config:get", app, "SECRET").stdout == "alice-only\n"
+    assert bob.ssh("config:set", app, "GREETING=bob").returncode == 0
+    assert sandbox.get(sandbox.host(app))[1].startswith(b"bob from ")
+    assert bob.ssh("ps:scale", app, "web=2").returncode == 0
+    assert len(containers(app)) == 2
+    pushed = bob.push(app)
+    assert pushed.returncode == 0, pushed.stderr
+    assert bob.server_branch(app) == bob.git("rev-parse", "HEAD").stdout.strip()
+    # The app stays alice's: renaming, destroying and granting it are hers (and admins') alone.
+    denied(bob.ssh("apps:destroy", app, "--force"))
+    denied(bob.ssh("acl:add", app, "carol"))
+    assert app in json.loads(sandbox.run("apps:list", "--format", "json").stdout)
+
+    assert alice.ssh("acl:remove", app, "bob").returncode == 0
+    denied(bob.ssh("config:show", app))
+    assert alice.ssh("apps:destroy", app, "--force").returncode == 0
+    assert containers(app) == []
+
+
+def test_bob_never_runs_admin_commands(sandbox, team):
+    alice, bob, app = team
+    assert alice.ssh("acl:add", app, "bob").returncode == 0  # even on an app he may use
+    keys = sandbox.run("ssh-keys:list", "--format", "json").stdout
+    before = snapshot(sandbox, app)
+    eve = sandbox.new_key("eve").with_suffix(".pub").read_text()
+    attempts = {
+        "ssh-keys:add": bob.ssh("ssh-keys:add", "eve", "--role", "admin", input=eve),
+        "ssh-keys:list": bob.ssh("ssh-keys:list"),
+        "ssh-keys:remove": bob.ssh("ssh-keys:remove", "alice"),
+        "domains:set-global": bob.ssh("domains:set-global", "evil.example.org"),
+        "resource:limit": bob.ssh("resource:limit", app, "--memory", "1g"),
+        "resource:reserve": bob.ssh("resource:reserve", app, "--cpu", "2"),
+        "quota:set": bob.ssh("quota:set", "bob", "apps=unlimited"),
+        "git:from-image": bob.ssh("git:from-image", app, "ponton-test/echo"),
+    }
+    for command, result in attempts.items():
+        assert "admins only" in denied(result), (command, result.stderr)
+    assert sandbox.run("ssh-keys:list", "--format", "json").stdout == keys
+    assert sandbox.host(app) in snapshot(sandbox, app)["domains"]  # the global domain is unchanged
+    assert snapshot(sandbox, app) == before
+    recorded = " ".join(e["message"] for e in denials(sandbox, app))
+    assert "resource:limit" in recorded and "resource:reserve" in recorded and "git:from-image" in recorded
+
+
+def test_quota_refuses_the_app_over_it(sandbox, tmp_path):
+    sandbox.start_sshd()
+    sandbox.run("ssh-keys:add", "root-admin", input=sandbox.new_key("root-admin").with_suffix(".pub").read_text())
+    bob = Pusher(sandbox, tmp_path, "bob", role="user")
+    sandbox.run("quota:set", "bob", "apps=2")
+    first, second, third, fourth = (sandbox.new_app_name() for _ in range(4))
+    assert bob.ssh("apps:create", first).returncode == 0
+    assert bob.ssh("apps:create", second).returncode == 0
+    refused = bob.ssh("apps:create", third)
+    assert "quota" in denied(refused) and "at most 2 apps" in refused.stderr
+    bob.checkout(APPS / "echo")
+    pushed = bob.push(fourth)  # a first push creates an app too
+    assert pushed.returncode != 0 and "quota" in pushed.stderr
+    names = json.loads(sandbox.run("apps:list", "--format", "json").stdout)
+    assert first in names and second in names and third not in names and fourth not in names
+    report = json.loads(bob.ssh("quota:report", "--format", "json").stdout)
+    assert report == [{"user": "bob", "role": "user", "apps": 2, "instances": 2, "max_apps": 2,
+                       "max_instances": None}]
+
+    sandbox.run("quota:set", "bob", "apps=3")  # an admin raises it
+    assert bob.ssh("apps:create", third).returncode == 0
