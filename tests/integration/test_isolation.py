@@ -1,0 +1,114 @@
+"""Isolation between tenants, from the engine's own view (no traffic but to 127.0.0.1): networks, security
+options, domains, and a memory limit the kernel enforces."""
+
+import json
+import subprocess
+
+import pytest
+
+from runtime.spec import CAPABILITIES
+from tests.integration.conftest import Pusher, containers
+from tests.integration.test_watchdog import WatchdogProcess, eventually, report
+
+
+def inspect(kind: str, *names: str) -> list[dict]:
+    result = subprocess.run(["docker", kind, "inspect", *names], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def test_two_apps_share_no_network(sandbox, echo_image):
+    apps = [sandbox.new_app_name() for _ in range(2)]
+    for app in apps:
+        sandbox.run("git:from-image", app, echo_image)
+    sandbox.run("ps:scale", apps[0], "web=2")
+    subnets = []
+    for app in apps:
+        names = containers(app)
+        assert len(names) == (2 if app == apps[0] else 1)
+        for container in inspect("container", *names):
+            # Attached to its app's network and to no other: not the default bridge, not the host's.
+            assert list(container["NetworkSettings"]["Networks"]) == [f"ponton-{app}"]
+            assert container["HostConfig"]["NetworkMode"] == f"ponton-{app}"
+            # Its port is published on loopback only.
+            bindings = [b for port in container["NetworkSettings"]["Ports"].values() for b in port or []]
+            assert bindings and {b["HostIp"] for b in bindings} == {"127.0.0.1"}
+        [network] = inspect("network", f"ponton-{app}")
+        members = {c["Name"] for c in network["Containers"].values()}
+        assert members == set(names)  # nobody else's container is on it
+        subnets += [c["Subnet"] for c in network["IPAM"]["Config"]]
+    assert len(set(subnets)) == len(subnets) == 2
+
+
+def test_containers_run_with_reduced_privileges_and_no_mounts(sandbox, worker_image):
+    app = sandbox.new_app_name()
+    sandbox.run("git:from-image", app, worker_image)
+    sandbox.run("ps:scale", app, "worker=1")
+    found = inspect("container", *containers(app))
+    assert {c["Config"]["Labels"]["ponton.process"] for c in found} == {"web", "worker"}
+    for container in found:
+        host = container["HostConfig"]
+        assert host["SecurityOpt"] == ["no-new-privileges"]
+        assert host["CapDrop"] == ["ALL"]
+        assert sorted(host["CapAdd"]) == sorted(CAPABILITIES)
+        assert not {"NET_RAW", "SYS_ADMIN", "MKNOD", "SYS_CHROOT"} & set(host["CapAdd"])
+        assert host["PidsLimit"] == 1024  # the pids_limit setting's default
+        assert host["Privileged"] is False
+        assert container["Mounts"] == [] and not host["Binds"] and not host.get("Mounts")
+        assert not host["Devices"] and host["PidMode"] == "" and host["IpcMode"] in ("private", "shareable")
+
+
+def test_bob_cannot_take_a_domain_alices_app_uses(sandbox, tmp_path, echo_image):
+    sandbox.start_sshd()
+    sandbox.run("ssh-keys:add", "root-admin", input=sandbox.new_key("root-admin").with_suffix(".pub").read_text())
+    alice = Pusher(sandbox, tmp_path, "alice", role="user")
+    bob = Pusher(sandbox, tmp_path, "bob", role="user")
+    hers, his = sandbox.new_app_name(), sandbox.new_app_name()
+    for user, app in ((alice, hers), (bob, his)):
+        assert user.ssh("apps:create", app).returncode == 0
+        sandbox.run("git:from-image", app, echo_image)
+        assert user.ssh("config:set", app, f"GREETING={app}").returncode == 0
+    assert alice.ssh("domains:add", hers, "www.alice.example").returncode == 0
+
+    for domain in ("www.alice.example", "WWW.Alice.Example", f"{hers}.{sandbox.domain}"):
+        refused = bob.ssh("domains:add", his, domain)
+        assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert "already used by another app" in refused.stderr or "reserved" in refused.stderr
+        assert hers not in refused.stderr.lower().replace(domain.lower(), "")  # whose it is, is not bob's business
+    denied = bob.ssh("domains:remove", hers, "www.alice.example")
+    assert "access denied" in denied.stderr
+    assert json.loads(sandbox.run("domains:report", his, "--format", "json").stdout) == [f"{his}.{sandbox.domain}"]
+    assert "www.alice.example" in json.loads(sandbox.run("domains:report", hers, "--format", "json").stdout)
+    assert sandbox.get("www.alice.example")[1].startswith(f"{hers} from ".encode())
+
+
+@pytest.fixture
+def watchdog(sandbox):
+    dog = WatchdogProcess(sandbox)
+    dog.start()
+    yield dog
+    if dog.process.poll() is None:
+        dog.kill()
+
+
+def test_instance_over_its_memory_limit_is_killed_restarted_and_reported(sandbox, deployed, watchdog):
+    sandbox.run("resource:limit", deployed, "--memory", "64m")
+    [container] = inspect("container", *containers(deployed))
+    assert container["HostConfig"]["Memory"] == 64 * 2**20
+    assert container["HostConfig"]["MemorySwap"] == 64 * 2**20  # no swap past the limit
+    limits = json.loads(sandbox.run("resource:report", deployed, "--format", "json").stdout)
+    assert limits[0]["limit.memory"] == "64m" and limits[0]["from"]["limit.memory"] == "app"
+
+    for attempt in (1, 2):
+        [row] = report(sandbox, deployed)
+        with pytest.raises(OSError):  # the kernel kills it while it allocates: no answer
+            sandbox.get("anything", "/alloc/200", port=row["port"])
+        eventually(lambda: (r := report(sandbox, deployed)[0])["restarts"] >= attempt and r["state"] == "running"
+                   and r["health"] == "healthy", 60, f"restart number {attempt}")
+        [row] = report(sandbox, deployed)
+        assert row["last_exit"] == "out of memory", row
+        assert row["container"] == container["Name"].lstrip("/")  # restarted in place, by the engine
+    assert sandbox.get(sandbox.host(deployed))[0] == 200
+    events = json.loads(sandbox.run("events", deployed, "--format", "json").stdout)
+    eventually(lambda: sum(e["kind"] == "oom" for e in json.loads(
+        sandbox.run("events", deployed, "--format", "json").stdout)) >= 2, 30, "both kills in the events")
+    assert events is not None
