@@ -74,6 +74,7 @@ class Sandbox:
         self.root = root
         self.http_port = free_port()
         self.https_port = free_port()
+        self.metrics_port = free_port()  # a watchdog started for this sandbox serves Prometheus metrics here
         self.domain = domain
         nginx_dir = root / "nginx"
         (nginx_dir / "conf.d").mkdir(parents=True)
@@ -85,6 +86,7 @@ class Sandbox:
             "domain": domain,
             "http_port": self.http_port,
             "https_port": self.https_port,
+            "metrics_port": self.metrics_port,
             "nginx_conf_dir": str(nginx_dir / "conf.d"),
             "nginx_command": self.nginx_command,
             "nginx_pid_file": str(nginx_dir / "nginx.pid"),

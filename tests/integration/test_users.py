@@ -78,6 +78,10 @@ def test_bob_can_do_nothing_with_alices_app_until_she_grants_access(sandbox, tea
         "rollback": bob.ssh("rollback", app),
         "logs": bob.ssh("logs", app),
         "events": bob.ssh("events", app),
+        "metrics": bob.ssh("metrics", app),
+        "resource:report": bob.ssh("resource:report", app),
+        "domains:report": bob.ssh("domains:report", app),
+        "acl:list": bob.ssh("acl:list", app),
         "domains:add": bob.ssh("domains:add", app, "bob.example.org"),
         "acl:add": bob.ssh("acl:add", app, "bob"),
         "apps:rename": bob.ssh("apps:rename", app, "bobs"),
@@ -165,3 +169,20 @@ def test_quota_refuses_the_app_over_it(sandbox, tmp_path):
 
     sandbox.run("quota:set", "bob", "apps=3")  # an admin raises it
     assert bob.ssh("apps:create", third).returncode == 0
+
+
+def test_quota_refuses_instances_over_it(sandbox, tmp_path, echo_image):
+    sandbox.start_sshd()
+    sandbox.run("ssh-keys:add", "root-admin", input=sandbox.new_key("root-admin").with_suffix(".pub").read_text())
+    bob = Pusher(sandbox, tmp_path, "bob", role="user")
+    app = sandbox.new_app_name()
+    assert bob.ssh("apps:create", app).returncode == 0
+    sandbox.run("git:from-image", app, echo_image)
+    sandbox.run("quota:set", "bob", "instances=2")
+    assert bob.ssh("ps:scale", app, "web=2").returncode == 0
+    refused = bob.ssh("ps:scale", app, "web=3")
+    assert "at most 2 instances" in denied(refused)
+    assert len(containers(app)) == 2
+    assert json.loads(sandbox.run("ps:report", app, "--format", "json").stdout)[-1]["instance"] == "web.2"
+    assert bob.ssh("ps:scale", app, "web=1").returncode == 0  # going down is always allowed
+    assert any("quota" in e["message"] for e in denials(sandbox, app))
