@@ -77,7 +77,7 @@ def owned_instances(owner: str) -> dict[str, list[Instance]]:
 
 
 def _listed(filters: dict) -> list[Instance]:
-    found = [_instance(c) for c in client().containers.list(all=True, filters=filters)]
+    found = [_instance(c) for c in client().containers.list(all=True, filters=filters, ignore_removed=True)]
     return sorted(found, key=lambda i: (i.process, i.number, i.release))
 
 

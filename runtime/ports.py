@@ -13,7 +13,9 @@ from runtime.engine import client
 def used() -> set[int]:
     """Host ports already claimed by any container on the engine, running or not."""
     taken = set()
-    for container in client().containers.list(all=True):
+    # ignore_removed: a container removed between the listing and its inspection (other deploys, other users of
+    # the engine) is simply not there, instead of failing this deploy with a 404.
+    for container in client().containers.list(all=True, ignore_removed=True):
         for bindings in (container.attrs["HostConfig"].get("PortBindings") or {}).values():
             taken.update(int(b["HostPort"]) for b in bindings or [] if b.get("HostPort"))
     return taken
