@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.common import IMAGE, fetch, log, ms, seconds, wait_for, watchdog
+from bench.common import IMAGE, fetch, log, ms, wait_for, watchdog
 
 APPS = 10
 IDLE_SECONDS = 30  # how long the watchdog's CPU use is sampled, idle, with APPS apps
@@ -82,8 +82,8 @@ def run(report, box):
         if dog.poll() is not None:
             raise RuntimeError(f"the watchdog exited {dog.returncode}: see {box.root / 'watchdog.log'}")
     report.row(f"dockerd stopped -> all {APPS} apps serve again (engine down for "
-               f"{ms(engine_back - stopped)})", seconds([done - stopped]))
-    report.row(f"dockerd answers again -> all {APPS} apps serve again", seconds([done - engine_back]))
+               f"{ms(engine_back - stopped)})", f"{done - stopped:.2f} s")
+    report.row(f"dockerd answers again -> all {APPS} apps serve again", f"{done - engine_back:.2f} s")
     report.row("answers of the wrong app during recovery", str(len(wrong)), "0", not wrong)
     if wrong:
         report.note("wrong answers during the engine restart (first 3): " + "; ".join(wrong[:3]))
