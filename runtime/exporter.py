@@ -34,6 +34,7 @@ class Collector:
 
         with self.lock:
             apps = self._apps()
+            self._forget(apps)
             instances = {app: found for app, found in engine.owned_instances(str(self.settings.state_dir)).items()
                          if app in apps}
             up = GaugeMetricFamily("ponton_instance_up", "1 if the instance is running, else 0", labels=LABELS)
@@ -74,6 +75,16 @@ class Collector:
             return {row["name"] for row in state.apps()}
         finally:
             state.db.close()
+
+    def _forget(self, apps: set[str]):
+        """Drop what we kept of apps that no longer exist (destroyed, renamed): their series end with them."""
+        for app in set(self.followers) - apps:
+            del self.followers[app]
+        self.instance_at = {key: value for key, value in self.instance_at.items() if key[0] in apps}
+        for key in [key for key in self.requests if key[0] not in apps]:
+            del self.requests[key]
+        for key in [key for key in self.durations if key[0] not in apps]:
+            del self.durations[key]
 
     def _where(self, app: str, port: int | None) -> tuple[str, str]:
         """The process type and instance that answered on `port` ('' and '': nginx itself, or unknown)."""

@@ -80,6 +80,10 @@ def test_prometheus_endpoint_of_the_watchdog(sandbox, deployed):
             return families if total == OK + MISSING else None
 
         families = eventually(counted, 30, f"{OK + MISSING} requests on the endpoint")
+        sandbox.run("apps:destroy", deployed, "--force")
+        eventually(lambda: not any(s.labels.get("app") == deployed
+                                   for f in scrape(sandbox.metrics_port).values() for s in f.samples),
+                   30, "the destroyed app's series to end")
     finally:
         dog.kill()
     by_class = {s.labels["status_class"]: s.value
