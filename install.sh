@@ -9,7 +9,7 @@ usage() {
 Usage: ./install.sh [--uninstall | --purge | --help]
 
   (no option)    install or update ponton from this checkout and start everything
-  --uninstall    remove ponton (virtualenv, command, watchdog service, sudoers rule, nginx include);
+  --uninstall    remove ponton (virtualenv, command, watchdog service, sudoers rule, nginx includes);
                  keep the apps' data (/var/lib/ponton, /etc/ponton) and leave their containers running
   --purge        --uninstall, then also remove the data, the ponton user, and the apps' containers,
                  networks and images
@@ -32,11 +32,15 @@ CONFIG=$CONFIG_DIR/ponton.yml
 LOG_DIR=/var/log/ponton
 NGINX_CONF_DIR=/etc/nginx/ponton.d
 NGINX_INCLUDE=/etc/nginx/conf.d/ponton.conf
+# The stream{} context (apps' tcp and udp ports, ports:add) sits at nginx.conf's top level, where Debian's and
+# Ubuntu's nginx.conf include only modules-enabled/*.conf: after 50-mod-stream.conf, which loads the module.
+NGINX_STREAM_INCLUDE=/etc/nginx/modules-enabled/90-ponton-stream.conf
 SUDOERS=/etc/sudoers.d/ponton
 WRAPPER=/usr/local/bin/ponton
 UNIT=/etc/systemd/system/ponton-watchdog.service
 SUPERVISOR_PID=/run/ponton-watchdog.pid
-PACKAGES=(docker.io nginx openssh-server git debootstrap debian-archive-keyring python3-venv sudo logrotate)
+PACKAGES=(docker.io nginx libnginx-mod-stream openssh-server git debootstrap debian-archive-keyring python3-venv sudo
+          logrotate)
 
 say() { echo "-----> $*"; }
 die() { echo "error: $*" >&2; exit 1; }
@@ -114,7 +118,8 @@ create_user_and_dirs() {
     # account is not "locked" ('!'), which sshd without PAM would refuse even for keys. The docker group gives
     # access to the engine.
     usermod --shell /bin/bash --password '*' --append --groups docker ponton
-    install -d -o ponton -g ponton -m 0755 "$STATE_DIR" "$LOG_DIR" "$LOG_DIR/nginx" "$NGINX_CONF_DIR"
+    install -d -o ponton -g ponton -m 0755 "$STATE_DIR" "$LOG_DIR" "$LOG_DIR/nginx" "$NGINX_CONF_DIR" \
+        "$NGINX_CONF_DIR/stream"
     install -d -o ponton -g ponton -m 0700 /home/ponton/.ssh
     install -d -m 0755 "$CONFIG_DIR" "$PREFIX/bin"
     # Everything in the state dir is ponton's: root's `ponton` runs as ponton, and so do pushes over SSH.
@@ -209,6 +214,12 @@ configure_nginx() {
     write_if_changed "$NGINX_INCLUDE" 0644 <<EOF
 # Installed by ponton's install.sh: ponton writes one file per app (and 000-ponton.conf) in $NGINX_CONF_DIR.
 include $NGINX_CONF_DIR/*.conf;
+EOF
+    write_if_changed "$NGINX_STREAM_INCLUDE" 0644 <<EOF
+# Installed by ponton's install.sh: the apps' tcp and udp ports (ponton ports:add), one file per app.
+stream {
+    include $NGINX_CONF_DIR/stream/*.conf;
+}
 EOF
     # Debian's default site claims default_server on port 80; ponton's 000-ponton.conf answers unknown hosts.
     if [ -e /etc/nginx/sites-enabled/default ]; then
@@ -348,9 +359,9 @@ uninstall() {
         stop_supervisor "$pid"
     fi
     rm -f "$SUPERVISOR_PID"
-    say "Removing $PREFIX, $WRAPPER, $SUDOERS, $NGINX_INCLUDE"
+    say "Removing $PREFIX, $WRAPPER, $SUDOERS, $NGINX_INCLUDE, $NGINX_STREAM_INCLUDE"
     rm -rf "$PREFIX"
-    rm -f "$WRAPPER" "$SUDOERS" "$NGINX_INCLUDE" /etc/logrotate.d/ponton
+    rm -f "$WRAPPER" "$SUDOERS" "$NGINX_INCLUDE" "$NGINX_STREAM_INCLUDE" /etc/logrotate.d/ponton
     if running_pid /run/nginx.pid nginx >/dev/null && nginx -t -q; then nginx_reload; fi
 }
 

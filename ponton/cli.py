@@ -53,12 +53,12 @@ def _load_plugin_commands(group: click.Group) -> bool:
 
 def _register_builtin_commands():
     from ponton.commands import (
-        acl, apps, certs, config, deploys, domains, events, git, letsencrypt, logs, metrics, proxy, ps, quota, releases, resource,
-        server, sshkeys, stack,
+        acl, apps, certs, config, deploys, domains, events, git, letsencrypt, logs, metrics, ports, proxy, ps, quota, releases,
+        resource, server, sshkeys, stack,
     )
 
-    for module in (acl, apps, certs, config, deploys, domains, events, git, letsencrypt, logs, metrics, proxy, ps, quota,
-                   releases, resource, server, sshkeys, stack):
+    for module in (acl, apps, certs, config, deploys, domains, events, git, letsencrypt, logs, metrics, ports, proxy, ps,
+                   quota, releases, resource, server, sshkeys, stack):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -54,9 +54,9 @@ class Ponton:
         return f"http://{app}.{self.global_domain()}{port}"
 
     def route(self, app: str, backends: list[int], weights: dict[int, int] | None = None):
-        from ponton import proxy
+        from ponton import ports, proxy
 
         self.hooks.proxy_update(
             settings=self.settings, app=app, domains=self.domains(app), backends=backends, weights=weights,
-            proxy=proxy.for_app(self, app),
+            proxy=proxy.for_app(self, app, ports.routes(self, app, backends, weights)),
         )

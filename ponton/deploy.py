@@ -194,6 +194,7 @@ def converge(p: Ponton, app: str, replace: bool = False, unhealthy: frozenset[st
 
 def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhealthy: frozenset[str] = frozenset(),
               strategy=None, canary_ok: bool = False):
+    from ponton import ports
     from runtime.rollout import Rollout
 
     row = p.state.app(app)
@@ -203,7 +204,7 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     strategy = strategy or strategy_of(p, app)
     standby = row["standby_version"] if (row["standby_until"] or 0) > time.time() else None
     rollout = Rollout(app, release, p.settings, lambda ports, weights: p.route(app, ports, weights), strategy,
-                      resources.for_release(p, app, release))
+                      resources.for_release(p, app, release), ports.published(p, app))
     rollout.run(
         {} if row["stopped"] else p.state.formation(app), replace, unhealthy,
         reuse=_identical(p, app, release),

@@ -35,12 +35,13 @@ class Tls:
 @dataclass(frozen=True)
 class PortRoute:
     """An extra port: nginx listens on `host_port` and forwards `scheme` traffic to `container_port` of the
-    web instances, reached on `backends` (their loopback ports for it)."""
+    web instances, reached on `backends` (their loopback ports for it), with `weights` by backend (a canary)."""
 
     scheme: str  # http, https, grpc, grpcs, tcp, udp
     host_port: int
     container_port: int
     backends: tuple[int, ...] = ()
+    weights: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

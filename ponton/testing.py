@@ -21,7 +21,11 @@ user root;  # its workers serve files from the test's private temporary director
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 worker_processes 2;
+load_module {stream_module};  # tcp and udp ports (ports:add); Debian's libnginx-mod-stream
 events {{ worker_connections 4096; }}
+stream {{
+    include {dir}/conf.d/stream/*.conf;
+}}
 http {{
     access_log off;
     client_body_temp_path {dir}/tmp/body;
@@ -33,6 +37,7 @@ http {{
 }}
 """
 
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 
 SSHD_CONFIG = """\
 Port {port}
@@ -77,9 +82,9 @@ class Sandbox:
         self.metrics_port = free_port()  # a watchdog started for this sandbox serves Prometheus metrics here
         self.domain = domain
         nginx_dir = root / "nginx"
-        (nginx_dir / "conf.d").mkdir(parents=True)
+        (nginx_dir / "conf.d" / "stream").mkdir(parents=True)
         (nginx_dir / "tmp").mkdir()
-        (nginx_dir / "nginx.conf").write_text(NGINX_CONF.format(dir=nginx_dir))
+        (nginx_dir / "nginx.conf").write_text(NGINX_CONF.format(dir=nginx_dir, stream_module=STREAM_MODULE))
         self.nginx_command = f"nginx -c {nginx_dir}/nginx.conf -p {nginx_dir}"
         config = {
             "state_dir": str(root / "state"),

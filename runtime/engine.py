@@ -41,7 +41,11 @@ class Instance:
     @property
     def port(self) -> int | None:
         """The loopback port the web port is published on, or None when not running."""
-        bindings = (self.container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{spec.CONTAINER_PORT}/tcp")
+        return self.published(f"{spec.CONTAINER_PORT}/tcp")
+
+    def published(self, container_port: str) -> int | None:
+        """The loopback port `container_port` (like 7000/udp) is published on, or None when not running."""
+        bindings = (self.container.attrs["NetworkSettings"]["Ports"] or {}).get(container_port)
         return int(bindings[0]["HostPort"]) if bindings and self.running else None
 
     @property
@@ -92,8 +96,9 @@ def _instance(container) -> Instance:
 
 
 def start(app: str, process: str, number: int, release, owner: str, port_range: tuple[int, int],
-          resources: dict | None = None) -> Instance:
-    """Create and start one instance; a web instance gets a fixed loopback port from `port_range`."""
+          resources: dict | None = None, extra_ports: tuple[str, ...] = ()) -> Instance:
+    """Create and start one instance; a web instance gets a fixed loopback port from `port_range`, and one for
+    each of `extra_ports` (container ports like 7000/udp, for ports:add)."""
     import docker
 
     from runtime import ports
@@ -101,18 +106,22 @@ def start(app: str, process: str, number: int, release, owner: str, port_range: 
     ensure_network(app)
     taken = ports.used()
     for _ in range(5):  # another deploy may claim the same free port between our pick and our start
-        host_port = ports.pick(port_range, taken) if process == spec.WEB else None
+        host_port, extra = None, {}
+        if process == spec.WEB:
+            host_port = ports.pick(port_range, taken)
+            for key in extra_ports:
+                extra[key] = ports.pick(port_range, taken | {host_port, *extra.values()})
         container = None
         try:
             container = client().containers.create(
-                **spec.container_spec(app, process, number, release, owner, host_port, resources)
+                **spec.container_spec(app, process, number, release, owner, host_port, resources, extra)
             )
             container.start()
         except docker.errors.APIError as e:
             if container is not None:
                 container.remove(force=True)
             if "already allocated" in str(e.explanation) or "address already in use" in str(e.explanation):
-                taken.add(host_port)
+                taken.update({host_port, *extra.values()})
                 continue
             raise DeployError(f"cannot start {process}.{number} from image {release.image}: {e.explanation}") from None
         container.reload()

@@ -21,10 +21,12 @@ def network_name(app: str) -> str:
 
 
 def container_spec(app: str, process: str, number: int, release, owner: str, host_port: int | None = None,
-                   resources: dict | None = None) -> dict:
+                   resources: dict | None = None, extra_ports: dict[str, int] | None = None) -> dict:
     """Arguments for `containers.create`: labelled, on the app's own network, web published on loopback only
-    (on `host_port`), isolated, with `resources` (limits and reservations, as Docker arguments)."""
+    (on `host_port`, and each of `extra_ports`, like {"7000/udp": 20123}, for ports:add), isolated, with
+    `resources` (limits and reservations, as Docker arguments)."""
     command = release.processes.get(process) or None
+    published = {f"{CONTAINER_PORT}/tcp": host_port, **(extra_ports or {})}
     return {
         "image": release.image,
         "name": f"{app}.{process}.{number}.{secrets.token_hex(3)}",
@@ -37,7 +39,7 @@ def container_spec(app: str, process: str, number: int, release, owner: str, hos
             LABEL_INSTANCE: str(number),
             LABEL_OWNER: owner,
         },
-        "ports": {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", host_port)} if process == WEB else {},
+        "ports": {key: ("127.0.0.1", port) for key, port in published.items()} if process == WEB else {},
         "network": network_name(app),
         "restart_policy": {"Name": "unless-stopped"},
         "log_config": {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}},

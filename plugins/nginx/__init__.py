@@ -1,7 +1,8 @@
-"""The nginx proxy: one vhost file per app, checked with `nginx -t` before any reload.
+"""The nginx proxy: one vhost file per app (and one in stream/ for its tcp and udp ports, which nginx's stream{}
+context includes), checked with `nginx -t` before any reload.
 
-Every change happens under one server-wide lock: write the file, `nginx -t`, then reload, or put the previous
-file back and raise ProxyError. So a bad config never reaches the live nginx. `proxy_update` returns once nginx
+Every change happens under one server-wide lock: write the files, `nginx -t`, then reload, or put the previous
+files back and raise ProxyError. So a bad config never reaches the live nginx. `proxy_update` returns once nginx
 runs the new config and the workers of the old one have finished their requests (the drain), bounded by the
 drain_timeout setting.
 """
@@ -15,26 +16,31 @@ from pathlib import Path
 
 from ponton.errors import ProxyError
 from ponton.hookspecs import hookimpl
-from plugins.nginx.render import render_shared, render_vhost
+from plugins.nginx.render import render_shared, render_stream, render_vhost
 
 SHARED_FILE = "000-ponton.conf"  # sorts before every app's file
+STREAM_DIR = "stream"  # under nginx_conf_dir: files for nginx's stream{} context (tcp and udp ports)
+
+
+def stream_dir(settings) -> Path:
+    return settings.nginx_conf_dir / STREAM_DIR
 
 
 @hookimpl
 def proxy_update(settings, app, domains, backends, weights, proxy):
     settings.nginx_log_dir.mkdir(parents=True, exist_ok=True)
     text = render_vhost(settings, app, domains, backends, weights, proxy)
+    stream = render_stream(app, proxy)
     with _locked(settings):
         _ensure_shared(settings)
-        _apply(settings, settings.nginx_conf_dir / f"{app}.conf", text)
+        _apply(settings, {settings.nginx_conf_dir / f"{app}.conf": text, stream_dir(settings) / f"{app}.conf": stream})
 
 
 @hookimpl
 def proxy_remove(settings, app):
-    path = settings.nginx_conf_dir / f"{app}.conf"
+    paths = [settings.nginx_conf_dir / f"{app}.conf", stream_dir(settings) / f"{app}.conf"]
     with _locked(settings):
-        if path.exists():
-            _apply(settings, path, None)
+        _apply(settings, {path: None for path in paths})
 
 
 @contextlib.contextmanager
@@ -49,24 +55,32 @@ def _ensure_shared(settings):
     path = settings.nginx_conf_dir / SHARED_FILE
     text = render_shared(settings)
     if not path.exists() or path.read_text() != text:
-        _apply(settings, path, text)
+        _apply(settings, {path: text})
 
 
-def _apply(settings, path: Path, text: str | None):
-    """Make `path` hold `text` (None: remove it) in the live nginx, or leave everything as it was."""
-    previous = path.read_text() if path.exists() else None
-    if previous == text:
+def _apply(settings, files: dict[Path, str | None]):
+    """Make each path hold its text (None: remove it) in the live nginx, or leave everything as it was."""
+    previous = {path: path.read_text() if path.exists() else None for path in files}
+    changed = {path: text for path, text in files.items() if previous[path] != text}
+    if not changed:
         return
-    _write(path, text)
+
+    def restore():
+        for path in changed:
+            _write(path, previous[path])
+
+    for path, text in changed.items():
+        _write(path, text)
     try:
         check = _nginx(settings, "-t")
-    except BaseException:  # nginx missing or hanging: the new file was never checked
-        _write(path, previous)
+    except BaseException:  # nginx missing or hanging: the new files were never checked
+        restore()
         raise
     if check.returncode != 0:
-        _write(path, previous)
+        restore()
         reason = [line for line in check.stderr.splitlines() if "[emerg]" in line or "[error]" in line]
-        raise ProxyError(f"nginx refused the new config for {path.name}: {(reason or [check.stderr])[-1].strip()}")
+        names = ", ".join(str(path.relative_to(settings.nginx_conf_dir)) for path in changed)
+        raise ProxyError(f"nginx refused the new config for {names}: {(reason or [check.stderr])[-1].strip()}")
     _reload(settings)
 
 
@@ -74,6 +88,7 @@ def _write(path: Path, text: str | None):
     if text is None:
         path.unlink(missing_ok=True)
         return
+    path.parent.mkdir(exist_ok=True)  # stream/
     tmp = path.with_name(f".{path.name}.tmp")  # not *.conf: nginx never includes a half-written file
     tmp.write_text(text)
     os.replace(tmp, path)

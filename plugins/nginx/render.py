@@ -13,6 +13,18 @@ def render_vhost(settings, app: str, domains: list[str], backends: list[int], we
     )
 
 
+STREAM_SCHEMES = ("tcp", "udp")
+UDP_SESSION_TIMEOUT = 10  # seconds without datagrams after which nginx forgets a UDP client
+
+
+def render_stream(app: str, proxy: AppProxy) -> str | None:
+    """The app's tcp and udp ports, for nginx's stream{} context; None if it has none."""
+    routes = [route for route in proxy.ports if route.scheme in STREAM_SCHEMES]
+    if not routes:
+        return None
+    return _render("stream.conf.j2", app=app, routes=routes, udp_timeout=UDP_SESSION_TIMEOUT)
+
+
 def render_shared(settings) -> str:
     """Settings for every app's server blocks, and the servers answering names no app claims."""
     return _render("http.conf.j2", http_port=settings.http_port, https_port=settings.https_port,

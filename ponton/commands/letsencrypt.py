@@ -2,7 +2,7 @@
 
 import click
 
-from ponton import certs, letsencrypt
+from ponton import certs, letsencrypt, ports
 from ponton.errors import InvalidInput, NotFound
 from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
 
@@ -57,6 +57,7 @@ def disable(p, app):
     with p.locked(app):
         if p.state.letsencrypt(app) is None:
             raise NotFound(f"Let's Encrypt is not enabled for {app}")
+        ports.require_no_tls_ports(p, app)
         certs.install(p, app, None)
         p.state.set_letsencrypt(app, None)
         p.event(app, "letsencrypt", "disabled; certificate removed")
