@@ -49,13 +49,12 @@ def main() -> int:
     log(f"building {IMAGE}")
     build_image()
     report = Report()
-    # The watchdog's Prometheus port is fixed (9180 by default): off here, as other watchdogs may hold it.
     if args.engine_restart:
-        with sandbox(metrics_port=0) as box:
+        with sandbox() as box:
             _measure(report, "engine restart", engine_restart.run, box)
     else:
         _measure(report, "apps:list latency", cli_latency.run)
-        with sandbox(metrics_port=0) as box:
+        with sandbox() as box:
             app = box.new_app_name()
             if _measure(report, "deploy of the echo app", _deploy, box, app):
                 _measure(report, "throughput", throughput.run, box, app)

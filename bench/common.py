@@ -118,8 +118,8 @@ class Pusher:
 @contextlib.contextmanager
 def watchdog(box):
     """`ponton watchdog` in the sandbox's environment (as installed: the default interval; engine events wake it),
-    its output in the sandbox's watchdog.log; stopped afterwards. The sandbox should turn off its metrics port
-    (metrics_port 0), which other watchdogs on the machine may hold."""
+    its output in the sandbox's watchdog.log (its Prometheus endpoint on the sandbox's own port); stopped
+    afterwards."""
     with open(box.root / "watchdog.log", "a") as output:
         process = subprocess.Popen([sys.executable, "-m", "ponton", "watchdog"], env=box.env,
                                    stdout=output, stderr=subprocess.STDOUT)
