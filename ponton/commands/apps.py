@@ -2,6 +2,7 @@
 
 import click
 
+from gitreceive import repo
 from ponton import access, certs, deploy, quota
 from ponton.errors import InvalidInput
 from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
@@ -69,6 +70,7 @@ def rename(p, old, new):
         p.state.rename_app(old, new)
         deploy.remove_runtime(p, old)
         certs.rename(p.settings.state_dir, old, new)
+        repo.rename(p.settings.state_dir, old, new)
         deploy.converge(p, new)
         p.event(new, "rename", f"renamed from {old}")
     click.echo(f"-----> Renamed {old} to {new}: {p.url(new)}")
@@ -80,7 +82,6 @@ def rename(p, old, new):
 @pass_ponton
 def destroy(p, app, force):
     """Destroy APP: its containers, network, vhost, config and release history."""
-    from gitreceive import repo
     from runtime import engine
 
     if not force:

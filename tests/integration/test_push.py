@@ -96,6 +96,14 @@ def test_clone_returns_what_was_deployed(sandbox, pusher, pushed, tmp_path):
     assert (clone / "app.py").read_text() == (APPS / "echo" / "app.py").read_text()
 
 
+def test_renamed_app_keeps_its_repository(sandbox, pusher, pushed, tmp_path):
+    app, sha = pushed
+    renamed = sandbox.new_app_name()
+    sandbox.run("apps:rename", app, renamed)
+    assert pusher.git("ls-remote", sandbox.remote(renamed), "refs/heads/main").stdout.split()[0] == sha
+    assert pusher.git("ls-remote", sandbox.remote(app)).returncode != 0
+
+
 def test_ponton_commands_run_over_ssh(sandbox, pusher, pushed):
     app, _ = pushed
     result = pusher.ssh("config:set", app, "'GREETING=hi there'")
