@@ -181,7 +181,8 @@ class Watchdog:
             app, name = labels.get(LABEL_APP), f"{labels.get(LABEL_PROCESS)}.{labels.get(LABEL_INSTANCE)}"
             if app and self.p.state.app_exists(app):
                 log(f"{app}: {name} ran out of memory")
-                self.p.state.add_event(app, "watchdog", "oom", f"{name} ran out of memory (the engine restarts it)")
+                self.p.state.add_event(app, "watchdog", "oom", f"{name} ran out of memory (container "
+                                                               f"{labels.get('name')}; the engine restarts it)")
 
     def _serve_metrics(self):
         from runtime import exporter

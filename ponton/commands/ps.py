@@ -1,6 +1,7 @@
 """ps:scale, ps:report, ps:restart, ps:stop, ps:start: the app's instances."""
 
 import http.client
+import re
 
 import click
 
@@ -39,6 +40,7 @@ def report(p, app, fmt):
     from runtime import engine, health
 
     statuses = p.state.instance_statuses(app)
+    ooms = oom_containers(p.state.events(app, 1000))
     rows = []
     for instance in engine.instances(app):
         status = statuses.get(instance.name)
@@ -50,12 +52,32 @@ def report(p, app, fmt):
             "health": _health(instance, health) if instance.process == "web" else "-",
             "uptime": _duration(instance.uptime) if instance.running else "-",
             "restarts": restarts,
-            "last_exit": instance.exit_reason if restarts or not instance.running else "-",
+            "last_exit": last_exit(instance, ooms),
             "port": instance.port,
             "container": instance.container.name,
         })
     text = table([list(r.values()) for r in rows], list(rows[0])) if rows else f"{app} has no instances"
     emit(fmt, rows, text)
+
+
+OOM_EVENT = re.compile(r"ran out of memory \(container (\S+);")  # the watchdog's "oom" events
+
+
+def oom_containers(events) -> set[str]:
+    """Names of the containers the watchdog saw the kernel kill for their memory (the engine's `oom` events)."""
+    return {m[1] for row in events if row["kind"] == "oom" and (m := OOM_EVENT.search(row["message"]))}
+
+
+def last_exit(instance, ooms: set[str]) -> str:
+    """Why the instance last stopped, or "-" if it never did. Once the engine restarts a container it may forget
+    that it ran out of memory (newer engines reset OOMKilled and ExitCode when they start it again): the record
+    the watchdog kept of the engine's `oom` event still says so."""
+    restarts = instance.container.attrs.get("RestartCount", 0)
+    if instance.running and not restarts:
+        return "-"
+    if instance.container.name in ooms and not instance.container.attrs["State"].get("ExitCode"):
+        return "out of memory"
+    return instance.exit_reason
 
 
 def _health(instance, health) -> str:

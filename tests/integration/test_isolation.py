@@ -108,7 +108,11 @@ def test_instance_over_its_memory_limit_is_killed_restarted_and_reported(sandbox
         assert row["last_exit"] == "out of memory", row
         assert row["container"] == container["Name"].lstrip("/")  # restarted in place, by the engine
     assert sandbox.get(sandbox.host(deployed))[0] == 200
-    events = json.loads(sandbox.run("events", deployed, "--format", "json").stdout)
-    eventually(lambda: sum(e["kind"] == "oom" for e in json.loads(
-        sandbox.run("events", deployed, "--format", "json").stdout)) >= 2, 30, "both kills in the events")
-    assert events is not None
+
+    def ooms():
+        events = json.loads(sandbox.run("events", deployed, "--format", "json").stdout)
+        return [e["message"] for e in events if e["kind"] == "oom"]
+
+    recorded = eventually(lambda: len(ooms()) >= 2 and ooms(), 30, "both kills in the events")
+    # What ps:report falls back on once an engine forgets the OOM at the restart (newer engines do).
+    assert all(f"web.1 ran out of memory (container {row['container']};" in m for m in recorded)
