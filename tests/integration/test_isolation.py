@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from ponton.testing import Sandbox
 from runtime.spec import CAPABILITIES
 from tests.integration.conftest import Pusher, containers
 from tests.integration.test_watchdog import WatchdogProcess, eventually, report
@@ -116,3 +117,38 @@ def test_instance_over_its_memory_limit_is_killed_restarted_and_reported(sandbox
     recorded = eventually(lambda: len(ooms()) >= 2 and ooms(), 30, "both kills in the events")
     # What ps:report falls back on once an engine forgets the OOM at the restart (newer engines do).
     assert all(f"web.1 ran out of memory (container {row['container']};" in m for m in recorded)
+
+
+def test_limits_and_reservations_per_process_type_over_server_defaults(tmp_path, worker_image):
+    box = Sandbox(tmp_path / "box", health_timeout=20, stop_timeout=5, memory_limit="256m", pids_limit=200)
+    try:
+        app = box.new_app_name()
+        box.run("git:from-image", app, worker_image)
+        box.run("ps:scale", app, "worker=1")
+        box.run("resource:limit", app, "--cpu", "0.5")
+        box.run("resource:limit", app, "--process", "worker", "--memory", "128m")
+        box.run("resource:reserve", app, "--memory", "32m", "--cpu", "0.25")
+
+        def host_config(process: str) -> dict:
+            [found] = [c for c in inspect("container", *containers(app))
+                       if c["Config"]["Labels"]["ponton.process"] == process]
+            return found["HostConfig"]
+
+        web, worker = host_config("web"), host_config("worker")
+        assert web["Memory"] == 256 * 2**20 and worker["Memory"] == 128 * 2**20  # server default, own value
+        assert web["NanoCpus"] == worker["NanoCpus"] == 500_000_000
+        assert web["MemoryReservation"] == worker["MemoryReservation"] == 32 * 2**20
+        assert web["CpuShares"] == worker["CpuShares"] == 256
+        assert web["PidsLimit"] == worker["PidsLimit"] == 200
+        rows = {r["process"]: r for r in json.loads(box.run("resource:report", app, "--format", "json").stdout)}
+        assert rows["web"]["limit.memory"] == "256m" and rows["web"]["from"]["limit.memory"] == "server"
+        assert rows["worker"]["limit.memory"] == "128m" and rows["worker"]["from"]["limit.memory"] == "worker"
+
+        box.run("resource:limit", app, "--process", "worker", "--clear")
+        box.run("resource:limit", app, "--memory", "0")  # none, in spite of the server default
+        assert host_config("web")["Memory"] == host_config("worker")["Memory"] == 0
+        assert host_config("worker")["NanoCpus"] == 500_000_000
+        events = json.loads(box.run("events", app, "--format", "json").stdout)
+        assert sum(e["kind"] == "resources" for e in events) == 5
+    finally:
+        box.close()
