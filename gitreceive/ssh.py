@@ -7,6 +7,7 @@ SSH_ORIGINAL_COMMAND is split with shlex, never given to a shell; anything else 
 """
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ponton import validate
@@ -26,8 +27,9 @@ class Request:
         return self.argv[0] in GIT_VERBS
 
 
-def parse(original: str | None, commands: set[str]) -> Request:
-    """Turn SSH_ORIGINAL_COMMAND into a Request; `commands` are the ponton commands a key holder may run."""
+def parse(original: str | None, is_command: Callable[[str], bool]) -> Request:
+    """Turn SSH_ORIGINAL_COMMAND into a Request; `is_command` says which ponton commands a key holder may ask for
+    (whether they may run it on an app is checked by the command)."""
     if not original or not original.strip():
         raise InvalidInput(f"no interactive shell here: {USAGE}")
     try:
@@ -41,7 +43,7 @@ def parse(original: str | None, commands: set[str]) -> Request:
         return Request([verb, words[1]], app=repo_app(words[1]))
     if verb in ("help", "--help", "-h"):
         return Request(["--help"])
-    if verb not in commands:
+    if not is_command(verb):
         raise InvalidInput(f"command not allowed: {verb[:60]!r}; {USAGE}")
     return Request(words)
 

@@ -29,11 +29,21 @@ class PontonCLI(click.Group):
         super().add_command(access.guard(cmd), name)  # every command checks who may run it, in one place
 
     def list_commands(self, ctx):
+        _register_builtin_commands()
         _load_plugin_commands(self)
         return super().list_commands(ctx)
 
     def get_command(self, ctx, name):
+        """Import only the module of the command asked for: every SSH command is a fresh process, and importing
+        all of them would double its start-up time."""
+        if name not in self.commands and _module_of(name) in MODULES:
+            _register_builtin_commands([_module_of(name)])
         return super().get_command(ctx, name) or (_load_plugin_commands(self) and super().get_command(ctx, name))
+
+    def is_visible(self, name: str) -> bool:
+        """Whether `name` is a command a person may ask for (not an internal, hidden one)."""
+        command = self.get_command(None, name)
+        return command is not None and not command.hidden
 
 
 @click.group(cls=PontonCLI, context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,22 +61,28 @@ def _load_plugin_commands(group: click.Group) -> bool:
     return True
 
 
-def _register_builtin_commands():
-    from ponton.commands import (
-        acl, apps, certs, config, deploys, domains, events, git, letsencrypt, logs, metrics, ports, proxy, ps, quota, releases,
-        resource, server, sshkeys, stack,
-    )
+# The modules of ponton/commands, each listing its commands in COMMANDS; a command lives in the module named
+# after its topic (the part before ":"), or in the one EXCEPTIONS names.
+MODULES = ("acl", "apps", "certs", "config", "deploys", "domains", "events", "git", "letsencrypt", "logs",
+           "metrics", "ports", "proxy", "ps", "quota", "releases", "resource", "server", "sshkeys", "stack")
+EXCEPTIONS = {"deploy": "deploys", "ssh-keys": "sshkeys", "releases:logs": "logs", "rollback": "releases",
+              "git-hook": "git", "ssh-command": "git", "watchdog": "server", "report": "server"}
 
-    for module in (acl, apps, certs, config, deploys, domains, events, git, letsencrypt, logs, metrics, ports, proxy, ps,
-                   quota, releases, resource, server, sshkeys, stack):
-        for command in module.COMMANDS:
+
+def _module_of(name: str) -> str:
+    return EXCEPTIONS.get(name) or EXCEPTIONS.get(name.split(":")[0]) or name.split(":")[0]
+
+
+def _register_builtin_commands(modules=MODULES):
+    import importlib
+
+    for module in modules:
+        for command in importlib.import_module(f"ponton.commands.{module}").COMMANDS:
             cli.add_command(command)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on `argv` and return its exit code; errors are printed as one line."""
-    if not cli.commands:
-        _register_builtin_commands()
     try:
         code = cli.main(args=argv, prog_name="ponton", standalone_mode=False)
     except click.UsageError as e:

@@ -93,8 +93,7 @@ def ssh_command(ctx, p, user):
     from ponton.cli import cli, run
 
     os.environ["PONTON_USER"] = user  # who asks: access checks and events of everything this request does
-    allowed = {name for name, command in cli.commands.items() if not command.hidden}
-    request = ssh.parse(os.environ.get("SSH_ORIGINAL_COMMAND"), allowed)
+    request = ssh.parse(os.environ.get("SSH_ORIGINAL_COMMAND"), cli.is_visible)
     if not request.is_git:
         ctx.exit(run(request.argv))  # the command checks access itself, as every command does
     access.check(p, request.argv[0], {"app": request.app})

@@ -50,8 +50,6 @@ COMMANDS = listed_commands()
 
 def first_argument(name: str) -> str | None:
     """The name of the command's first positional argument (looked up in-process: parsing usage is brittle)."""
-    if not cli.cli.commands:
-        cli._register_builtin_commands()
     command = cli.cli.get_command(None, name)
     arguments = [p.name for p in command.params if p.param_type_name == "argument"]
     return arguments[0] if arguments else None
@@ -348,3 +346,12 @@ def test_state_unchanged_as_the_cli_shows_it(world, env):
                  ["rollback", "shop", "vx"], ["apps:rename", "shop", "blog"], ["apps:create", "Shop"]):
         assert_refused(world, env, *args)
     assert snapshot(env) == before
+
+
+def test_each_command_is_found_in_its_own_module():
+    """Running a command imports only its module (cli._module_of): each must be where that looks."""
+    import importlib
+
+    for module in cli.MODULES:
+        for command in importlib.import_module(f"ponton.commands.{module}").COMMANDS:
+            assert cli._module_of(command.name) == module, command.name
