@@ -108,7 +108,9 @@ def _nginx(settings, *args) -> subprocess.CompletedProcess:
 def _reload(settings):
     """Reload nginx and wait until the old config's workers have finished their requests and exited."""
     master = _master_pid(settings)
-    old_workers = _children(master)
+    # Workers of an earlier config that still serve long-lived connections (websockets, tcp) are left out: they
+    # keep serving those until they close, and waiting for them would hold up every change for drain_timeout.
+    old_workers = {pid for pid in _children(master) if not _shutting_down(pid)}
     result = _nginx(settings, "-s", "reload")
     if result.returncode != 0:
         raise ProxyError(f"nginx reload failed: {result.stderr.strip()}")
@@ -122,6 +124,15 @@ def _master_pid(settings) -> int:
         return int(Path(settings.nginx_pid_file).read_text())
     except (OSError, ValueError):
         raise ProxyError(f"nginx is not running (no pid in {settings.nginx_pid_file})") from None
+
+
+def _shutting_down(pid: int) -> bool:
+    """Whether an nginx worker belongs to an earlier config (nginx retitles it "worker process is shutting down")."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"shutting down" in f.read()
+    except OSError:
+        return False
 
 
 def _children(pid: int) -> set[int]:

@@ -158,16 +158,19 @@ def test_websocket_echo_through_the_proxy(sandbox, app):
         assert [ws_echo(ws, f"message {n}") for n in range(3)] == ["message 0", "message 1", "message 2"]
 
 
+DRAIN = 15
+
+
 @pytest.fixture
-def quick_drain(tmp_path):
-    """A sandbox whose reloads wait at most 2s for old nginx workers (open connections keep them alive)."""
-    box = Sandbox(tmp_path / "quick", health_timeout=20, stop_timeout=5, drain_timeout=2)
+def draining(tmp_path):
+    """A sandbox whose reloads wait at most DRAIN seconds for the old nginx workers to finish."""
+    box = Sandbox(tmp_path / "draining", health_timeout=20, stop_timeout=5, drain_timeout=DRAIN)
     yield box
     box.close()
 
 
-def test_tcp_and_websocket_continue_across_another_apps_redeploy(quick_drain, protocols_image, echo_image):
-    box = quick_drain
+def test_tcp_and_websocket_continue_across_another_apps_redeploy(draining, protocols_image, echo_image):
+    box = draining
     app, other = box.new_app_name(), box.new_app_name()
     box.run("git:from-image", app, protocols_image)
     box.run("git:from-image", other, echo_image)
@@ -187,6 +190,14 @@ def test_tcp_and_websocket_continue_across_another_apps_redeploy(quick_drain, pr
         tcp.sendall(b"after")
         assert _recv_exactly(tcp, 5) == b"after"
         assert ws_echo(ws, "after") == "after"
+
+        # The workers still serving them belong to an old config: later changes do not wait for them.
+        started = time.monotonic()
+        box.run("config:set", other, "GREETING=again")
+        assert time.monotonic() - started < DRAIN
+        tcp.sendall(b"again")
+        assert _recv_exactly(tcp, 5) == b"again"
+        assert ws_echo(ws, "again") == "again"
 
 
 def test_tcp_port_drops_no_connection_while_its_app_rolls(sandbox, app):

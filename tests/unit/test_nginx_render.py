@@ -248,3 +248,29 @@ def test_update_waits_at_most_drain_timeout(tmp_path, busy_master):
     fake.update([20001])
     assert time.monotonic() - start >= 0.3
     assert nginx._children(master) == {worker}  # still draining: ponton gave up waiting, nginx did not
+
+
+LINGERING_WORKER = """
+import subprocess, sys, time
+# As nginx retitles a worker of an earlier config that still serves open connections (a websocket, tcp).
+worker = subprocess.Popen(["sh", "-c", "sleep 120", "nginx: worker process is shutting down"])
+print(worker.pid, flush=True)
+worker.wait()
+time.sleep(120)
+"""
+
+
+def test_update_does_not_wait_for_workers_of_an_earlier_config(tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", LINGERING_WORKER], stdout=subprocess.PIPE, text=True)
+    worker = int(process.stdout.readline())
+    try:
+        fake = Fake(tmp_path, process.pid)
+        start = time.monotonic()
+        fake.update([20001])
+        assert time.monotonic() - start < fake.settings.drain_timeout
+        assert nginx._children(process.pid) == {worker}  # it serves its connections on
+    finally:
+        subprocess.run(["kill", str(worker)], stderr=subprocess.DEVNULL)
+        process.kill()
+        process.wait(timeout=10)
+        process.stdout.close()
