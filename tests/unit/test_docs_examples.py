@@ -1,0 +1,39 @@
+"""The command lines in docs/users.md and docs/metrics.md name real commands with options they accept."""
+
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+
+from ponton import cli
+
+DOCS = Path(__file__).parents[2] / "docs"
+BLOCK = re.compile(r"```(?:sh|console)\n(.*?)```", re.S)
+
+
+def examples(page: str) -> list[str]:
+    lines = []
+    for block in BLOCK.findall((DOCS / page).read_text()):
+        for line in block.splitlines():
+            line = line.removeprefix("$ ").split(" #")[0].split(" < ")[0].strip()
+            for prefix in ("ponton ", "ssh ponton@HOST "):
+                if line.startswith(prefix):
+                    lines.append(line[len(prefix):])
+    return lines
+
+
+@pytest.mark.parametrize("page", ["users.md", "metrics.md"])
+def test_every_example_parses(page):
+    cli._register_builtin_commands()
+    found = examples(page)
+    assert found
+    for line in found:
+        name, *args = shlex.split(line)
+        command = cli.cli.commands.get(name)
+        assert command is not None, f"{page}: unknown command in {line!r}"
+        try:
+            command.make_context(name, args, resilient_parsing=False)
+        except click.UsageError as e:
+            raise AssertionError(f"{page}: {line!r}: {e}") from None
