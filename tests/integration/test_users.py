@@ -109,6 +109,7 @@ def test_bob_can_do_nothing_with_alices_app_until_she_grants_access(sandbox, tea
     assert sandbox.get(sandbox.host(app))[1].startswith(b"bob from ")
     assert bob.ssh("ps:scale", app, "web=2").returncode == 0
     assert len(containers(app)) == 2
+    assert len(json.loads(bob.ssh("metrics", app, "--format", "json").stdout)["instances"]) == 2
     pushed = bob.push(app)
     assert pushed.returncode == 0, pushed.stderr
     assert bob.server_branch(app) == bob.git("rev-parse", "HEAD").stdout.strip()
