@@ -117,3 +117,43 @@ def test_tls_ports_are_left_out_without_a_certificate():
     text = lines(render_vhost(SETTINGS, "shop", ["shop.ponton.test"], [20001], None, proxy))
     assert not any("9443" in line for line in text)
     assert "listen 9050 http2;" in text and "return 503;" in text
+
+
+class FakeInstance:
+    def __init__(self, web_port, published, process="web"):
+        self.process, self.port, self._published = process, web_port, published
+
+    def published(self, key):
+        return self._published.get(key)
+
+
+class FakeState:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def ports(self, name=None):
+        return self.rows
+
+
+class FakePonton:
+    def __init__(self, rows):
+        self.state = FakeState(rows)
+
+
+def test_routes_follow_the_web_backends_with_their_weights(monkeypatch):
+    from runtime import engine
+
+    instances = [
+        FakeInstance(20001, {"7000/udp": 21001, "50051/tcp": 22001}),  # old release
+        FakeInstance(20002, {"7000/udp": 21002, "50051/tcp": 22002}),  # canary
+        FakeInstance(20003, {"7000/udp": 21003}),  # not routed (e.g. still starting)
+        FakeInstance(20004, {}),  # routed, but started before the port was added: nothing to route to
+        FakeInstance(None, {"7000/udp": 21005}, process="worker"),
+    ]
+    monkeypatch.setattr(engine, "instances", lambda app: instances)
+    rows = [{"scheme": "udp", "host_port": 7000, "container_port": 7000},
+            {"scheme": "grpc", "host_port": 50051, "container_port": 50051}]
+    udp, grpc = ports.routes(FakePonton(rows), "shop", [20001, 20002, 20004], {20001: 4, 20002: 1})
+    assert (udp.scheme, udp.host_port, udp.backends, udp.weights) == ("udp", 7000, (21001, 21002), {21001: 4, 21002: 1})
+    assert (grpc.scheme, grpc.backends, grpc.weights) == ("grpc", (22001, 22002), {22001: 4, 22002: 1})
+    assert ports.routes(FakePonton([]), "shop", [20001], None) == ()
