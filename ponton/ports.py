@@ -14,8 +14,10 @@ import re
 import socket
 from dataclasses import dataclass
 
+import click
+
 from ponton import access, certs
-from ponton.errors import InvalidInput
+from ponton.errors import InvalidInput, NotFound
 from ponton.proxy import PortRoute
 
 # scheme -> transport of the host port and of the container port
@@ -173,8 +175,6 @@ def add(p, app: str, mappings: list[Mapping]):
     deploy.reroute(p, app, undo=undo)
     missing = _unpublished(app, mappings)
     if missing:
-        import click
-
         click.echo(f"-----> Replacing the instances of {app} to publish container port {', '.join(missing)}")
         try:
             deploy.converge(p, app, replace=True)
@@ -196,7 +196,6 @@ def _unpublished(app: str, mappings: list[Mapping]) -> list[str]:
 def remove(p, app: str, mappings: list[Mapping]):
     """Stop listening on the mappings' host ports (the containers keep publishing their ports until replaced)."""
     from ponton import deploy
-    from ponton.errors import NotFound
 
     current = of_app(p, app)
     for mapping in mappings:
