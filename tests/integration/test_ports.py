@@ -12,6 +12,7 @@ import time
 import grpc
 import pytest
 
+from ponton import ports
 from ponton.testing import CertificateAuthority, Sandbox, free_port
 
 from .conftest import APPS, _docker
@@ -123,6 +124,10 @@ def test_tcp_and_udp_echo_on_their_host_ports(sandbox, app):
         tcp_echo(tcp_port, b"gone")
     assert report(sandbox, app) == [f"udp:{udp_port}:7000"]
     assert udp_ask(udp_port, b"again").endswith(b": again")
+
+    sandbox.run("apps:destroy", app, "--force")  # its ports go with it
+    assert not (sandbox.conf_dir / "stream" / f"{app}.conf").exists()
+    assert ports.bindable(udp_port, "udp")
 
 
 def test_grpc_and_http_ports_through_the_proxy(sandbox, app, tmp_path):
