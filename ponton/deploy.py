@@ -4,6 +4,7 @@ Every change that needs new containers comes through here: a new image, a config
 change, ps:restart/start/stop. Callers hold the app's lock.
 """
 
+import secrets
 import time
 from collections.abc import Callable
 
@@ -50,9 +51,13 @@ def deploy_image(p: Ponton, app: str, image: str, source: str, description: str,
 
 
 def build_and_deploy(p: Ponton, app: str, source_dir, image: str, source: str, description: str) -> Release:
-    """Build `source_dir` into `image`, streaming the build output, then deploy it with its build log."""
+    """Build `source_dir` into `image`, streaming the build output, then deploy it with its build log.
+
+    The tag gets a random suffix: other tenants cannot guess the name, so their Dockerfiles (FROM, COPY --from)
+    cannot build on this app's image, code and all (only those with access to the app see its image names)."""
     from builder import build
 
+    image = f"{image}-{secrets.token_hex(8)}"
     lines = []
 
     def log(line: str):

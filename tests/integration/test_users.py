@@ -4,6 +4,7 @@ alice owns an app; bob (role user) may neither see nor touch it until alice gran
 a server-wide command. Every denial is one clear line, changes nothing, and is in the app's events."""
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -112,7 +113,12 @@ def test_bob_can_do_nothing_with_alices_app_until_she_grants_access(sandbox, tea
     assert len(json.loads(bob.ssh("metrics", app, "--format", "json").stdout)["instances"]) == 2
     pushed = bob.push(app)
     assert pushed.returncode == 0, pushed.stderr
-    assert bob.server_branch(app) == bob.git("rev-parse", "HEAD").stdout.strip()
+    sha = bob.git("rev-parse", "HEAD").stdout.strip()
+    assert bob.server_branch(app) == sha
+    # The image's name cannot be guessed from the commit: other tenants' Dockerfiles cannot build FROM it.
+    [image] = {c["Config"]["Image"] for c in json.loads(subprocess.run(
+        ["docker", "inspect", *containers(app)], capture_output=True, text=True, check=True).stdout)}
+    assert re.fullmatch(rf"ponton/app-{app}:{sha[:12]}-[0-9a-f]{{16}}", image), image
     # The app stays alice's: renaming, destroying and granting it are hers (and admins') alone.
     denied(bob.ssh("apps:destroy", app, "--force"))
     denied(bob.ssh("acl:add", app, "carol"))
