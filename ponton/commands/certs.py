@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from ponton import certs
+from ponton import certs, ports
 from ponton.errors import InvalidInput, NotFound
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
 
@@ -49,9 +49,7 @@ def remove(p, app):
             raise NotFound(f"app {app} has no certificate")
         if p.state.letsencrypt(app) is not None:
             raise InvalidInput(f"Let's Encrypt manages the certificate of {app}: `ponton letsencrypt:disable {app}`")
-        secure = [f"{r['scheme']}:{r['host_port']}" for r in p.state.ports(app) if r["scheme"] in ("https", "grpcs")]
-        if secure:
-            raise InvalidInput(f"ports {', '.join(secure)} of {app} need its certificate: `ponton ports:remove` first")
+        ports.require_no_tls_ports(p, app)
         certs.install(p, app, None)
         p.event(app, "certs", "removed the certificate")
     click.echo(f"-----> {app} is no longer served over HTTPS")
