@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from builder import engine, languages, pins, render, stacks
+from builder import engine, languages, pins, render, sources, stacks
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ def build(settings, source_dir: Path, image: str, log: Callable[[str], None]) ->
     language, marker = languages.detect(source_dir)
     if not language.has_stack:
         log(f"-----> {marker} found: building it as it is")
+        sources.check((source_dir / "Dockerfile").read_text(errors="replace"), image)  # never on another app's
         with engine.context({}, source_dir) as context:
             progress = engine.build(settings, context, image, log)
         return _done(image, language, None, progress, started, log)

@@ -8,7 +8,7 @@ import pytest
 
 from ponton.testing import Sandbox
 from runtime.spec import CAPABILITIES
-from tests.integration.conftest import Pusher, containers
+from tests.integration.conftest import APPS, Pusher, containers
 from tests.integration.test_watchdog import WatchdogProcess, eventually, report
 
 
@@ -152,3 +152,24 @@ def test_limits_and_reservations_per_process_type_over_server_defaults(tmp_path,
         assert sum(e["kind"] == "resources" for e in events) == 5
     finally:
         box.close()
+
+
+def test_a_dockerfile_cannot_build_on_another_apps_image(sandbox, tmp_path):
+    sandbox.start_sshd()
+    sandbox.run("ssh-keys:add", "root-admin", input=sandbox.new_key("root-admin").with_suffix(".pub").read_text())
+    alice = Pusher(sandbox, tmp_path, "alice", role="user")
+    bob = Pusher(sandbox, tmp_path, "bob", role="user")
+    hers, his = sandbox.new_app_name(), sandbox.new_app_name()
+    alice.checkout(APPS / "echo")
+    assert alice.push(hers).returncode == 0
+    [image] = {c["Config"]["Image"] for c in inspect("container", *containers(hers))}
+    image_id = inspect("image", image)[0]["Id"].removeprefix("sha256:")
+
+    bob.checkout(APPS / "echo")  # his own app builds FROM the base image, as hers does
+    for line in (f"FROM {image_id[:12]}", f"FROM {image}", f"FROM ponton/base:trixie\nCOPY --from={image} /app /x"):
+        (bob.work / "Dockerfile").write_text(line + "\nRUN cat /app/app.py\n")
+        bob.commit(line)
+        refused = bob.push(his)
+        assert refused.returncode != 0 and "is an image of another app" in refused.stderr, refused.stderr
+        assert "Step 1/" not in refused.stderr  # refused before anything was built
+    assert containers(his) == [] and bob.server_branch(his) == ""
