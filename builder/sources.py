@@ -131,3 +131,5 @@ def check(text: str, image: str, client=None):
         if foreign or not (tags or digests):
             raise BuildError(f"Dockerfile line {number}: {name} is an image of another app on this server "
                              "(or one of its build layers): build on a base image or a registry's image instead")
+        if any("--from" in trigger for trigger in (attrs.get("Config") or {}).get("OnBuild") or []):
+            raise BuildError(f"Dockerfile line {number}: {name} has ONBUILD triggers that copy from other images")

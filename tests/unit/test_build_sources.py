@@ -69,6 +69,8 @@ KNOWN = {
     "ponton/app-hers:abc-1": {"RepoTags": ["ponton/app-hers:abc-1"]},
     "1a2b3c": {"RepoTags": ["ponton/app-hers:abc-1"]},  # an ID prefix of her image
     "9f8e7d": {"RepoTags": [], "RepoDigests": []},  # an intermediate layer of some build
+    "ponton/app-mine:trap-1": {"RepoTags": ["ponton/app-mine:trap-1"],
+                               "Config": {"OnBuild": ["COPY --from=1a2b3c /app /x"]}},
 }
 
 
@@ -78,7 +80,8 @@ def test_allowed(source):
 
 
 @pytest.mark.parametrize("dockerfile", ["FROM ponton/app-hers:abc-1\n", "FROM 1a2b3c\n", "FROM 9f8e7d\n",
-                                        "FROM ponton/base:trixie\nCOPY --from=1a2b3c /app /x\n"])
+                                        "FROM ponton/base:trixie\nCOPY --from=1a2b3c /app /x\n",
+                                        "FROM ponton/app-mine:trap-1\n"])
 def test_another_apps_image_is_refused(dockerfile):
-    with pytest.raises(BuildError, match="is an image of another app"):
+    with pytest.raises(BuildError, match="is an image of another app|ONBUILD"):
         sources.check(dockerfile, "ponton/app-mine:new-2", Client(KNOWN))
