@@ -23,8 +23,8 @@ INTERNAL = {"ssh-command", "git-hook"}
 # On an app, for its owner (and admins) only: its existence, its name, and who else may use it.
 OWNER_ONLY = {"apps:destroy", "apps:rename", "acl:add", "acl:remove"}
 # On an app, for admins only: these decide what a tenant gets from the server. (git:from-image deploys any image
-# on the server, another app's build included.)
-ADMIN_ONLY = {"resource:limit", "resource:reserve", "git:from-image"}
+# on the server, another app's build included; ports:add opens a port of the server to the world.)
+ADMIN_ONLY = {"resource:limit", "resource:reserve", "git:from-image", "ports:add"}
 # Any other command needs access to the app its APP argument names, and without one it is for admins: a command
 # added later (by a plugin too) is safe until someone decides otherwise.
 APP_PARAMS = ("app", "old")  # apps:rename OLD NEW acts on OLD

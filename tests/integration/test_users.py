@@ -145,6 +145,7 @@ def test_bob_never_runs_admin_commands(sandbox, team):
         "resource:reserve": bob.ssh("resource:reserve", app, "--cpu", "2"),
         "quota:set": bob.ssh("quota:set", "bob", "apps=unlimited"),
         "git:from-image": bob.ssh("git:from-image", app, "ponton-test/echo"),
+        "ports:add": bob.ssh("ports:add", app, "tcp:2222:5000"),
     }
     for command, result in attempts.items():
         assert "admins only" in denied(result), (command, result.stderr)
@@ -152,7 +153,7 @@ def test_bob_never_runs_admin_commands(sandbox, team):
     assert sandbox.host(app) in snapshot(sandbox, app)["domains"]  # the global domain is unchanged
     assert snapshot(sandbox, app) == before
     recorded = " ".join(e["message"] for e in denials(sandbox, app))
-    assert "resource:limit" in recorded and "resource:reserve" in recorded and "git:from-image" in recorded
+    assert all(command in recorded for command in ("resource:limit", "resource:reserve", "git:from-image", "ports:add"))
 
 
 def test_quota_refuses_the_app_over_it(sandbox, tmp_path):

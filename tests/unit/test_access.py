@@ -84,6 +84,7 @@ def test_a_grant_opens_the_app_but_not_what_is_the_owners(p, monkeypatch):
     ("ssh-keys:add", {"name": "mallory"}), ("domains:set-global", {"domain": "x.org"}), ("report", {}),
     ("quota:set", {"user": "bob"}), ("some-plugin:thing", {}),
     ("resource:limit", {"app": "shop"}), ("git:from-image", {"app": "shop", "image": "other"}),
+    ("ports:add", {"app": "shop", "mappings": ("tcp:2222:22",)}),
 ])
 def test_server_wide_and_admin_commands_are_for_admins(p, monkeypatch, command, params):
     as_user(monkeypatch, "alice")
