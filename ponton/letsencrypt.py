@@ -86,7 +86,7 @@ def renew(p, app: str) -> certs.Certificate:
 
 def issue(state_dir: Path, server: str, email: str, domains: list[str]) -> tuple[bytes, bytes]:
     """Order a certificate for `domains` and answer its HTTP-01 challenges: (fullchain PEM, key PEM)."""
-    from acme import challenges, client, crypto_util, errors, messages
+    from acme import challenges, crypto_util, errors, messages
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 

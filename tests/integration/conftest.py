@@ -1,5 +1,8 @@
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,41 @@ class Pusher:
 def pusher(sandbox, tmp_path):
     sandbox.start_sshd()
     return Pusher(sandbox, tmp_path, role="user")  # what most people who push are
+
+
+class WatchdogProcess:
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+        self.log = sandbox.root / "watchdog.log"
+        self.process = None
+
+    def start(self, env: dict | None = None):
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "ponton", "watchdog", "--interval", "2"], env={**self.sandbox.env, **(env or {})},
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def watchdog(sandbox):
+    dog = WatchdogProcess(sandbox)
+    dog.start()
+    yield dog
+    if dog.process.poll() is None:
+        dog.kill()
+
+
+def eventually(check, timeout: float = 60, what: str = "condition"):
+    """Poll `check` until it returns a truthy value (bounded): the watchdog works asynchronously."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -8,8 +8,8 @@ import pytest
 
 from ponton.testing import Sandbox
 from runtime.spec import CAPABILITIES
-from tests.integration.conftest import APPS, Pusher, containers
-from tests.integration.test_watchdog import WatchdogProcess, eventually, report
+from tests.integration.conftest import APPS, Pusher, containers, eventually
+from tests.integration.test_watchdog import report
 
 
 def inspect(kind: str, *names: str) -> list[dict]:
@@ -80,15 +80,6 @@ def test_bob_cannot_take_a_domain_alices_app_uses(sandbox, tmp_path, echo_image)
     assert json.loads(sandbox.run("domains:report", his, "--format", "json").stdout) == [f"{his}.{sandbox.domain}"]
     assert "www.alice.example" in json.loads(sandbox.run("domains:report", hers, "--format", "json").stdout)
     assert sandbox.get("www.alice.example")[1].startswith(f"{hers} from ".encode())
-
-
-@pytest.fixture
-def watchdog(sandbox):
-    dog = WatchdogProcess(sandbox)
-    dog.start()
-    yield dog
-    if dog.process.poll() is None:
-        dog.kill()
 
 
 def test_instance_over_its_memory_limit_is_killed_restarted_and_reported(sandbox, deployed, watchdog):

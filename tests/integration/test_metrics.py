@@ -6,7 +6,7 @@ import json
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.test_watchdog import WatchdogProcess, eventually
+from tests.integration.conftest import WatchdogProcess, eventually
 
 OK, MISSING = 30, 7  # requests answered 200 (each after 20ms) and 404
 

@@ -5,8 +5,7 @@ import subprocess
 import time
 
 from ponton.testing import Load
-from tests.integration.conftest import containers
-from tests.integration.test_watchdog import eventually, watchdog  # noqa: F401 (a fixture)
+from tests.integration.conftest import containers, eventually
 
 
 def greetings(sandbox, app, count: int) -> dict[bytes, int]:

@@ -2,56 +2,15 @@
 
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ponton.testing import Load
-from tests.integration.conftest import containers
-
-
-class WatchdogProcess:
-    def __init__(self, sandbox):
-        self.sandbox = sandbox
-        self.log = sandbox.root / "watchdog.log"
-        self.process = None
-
-    def start(self, env: dict | None = None):
-        with open(self.log, "a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "ponton", "watchdog", "--interval", "2"], env={**self.sandbox.env, **(env or {})},
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def watchdog(sandbox):
-    dog = WatchdogProcess(sandbox)
-    dog.start()
-    yield dog
-    if dog.process.poll() is None:
-        dog.kill()
-
-
-def eventually(check, timeout: float = 60, what: str = "condition"):
-    """Poll `check` until it returns a truthy value (bounded): the watchdog works asynchronously."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+from tests.integration.conftest import WatchdogProcess, containers, eventually
 
 
 def heartbeat(sandbox) -> str:
