@@ -3,7 +3,7 @@
 import click
 
 from gitreceive import repo
-from ponton import access, certs, deploy, quota
+from ponton import access, quota
 from ponton.errors import InvalidInput
 from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
 
@@ -63,6 +63,8 @@ def info(p, app, fmt):
 @pass_ponton
 def rename(p, old, new):
     """Rename OLD to NEW; its containers are replaced (a short interruption, as with Dokku)."""
+    from ponton import certs, deploy
+
     if old == new:
         raise InvalidInput("the new name is the same as the old one")
     with p.locked(old, new):
@@ -82,6 +84,7 @@ def rename(p, old, new):
 @pass_ponton
 def destroy(p, app, force):
     """Destroy APP: its containers, network, vhost, config and release history."""
+    from ponton import certs, deploy
     from runtime import engine
 
     if not force:
