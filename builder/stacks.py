@@ -63,7 +63,7 @@ def ensure_base(settings, log: Callable[[str], None]):
 
     if image_exists(settings.base_image) or not settings.base_image.startswith("ponton/"):
         return
-    process = subprocess.Popen([str(BASE_SCRIPT), settings.base_image], stdout=subprocess.PIPE,
+    process = subprocess.Popen(["bash", str(BASE_SCRIPT), settings.base_image], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     lines = []
     for line in process.stdout:
