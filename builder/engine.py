@@ -89,6 +89,9 @@ def build(settings, context_file, image: str, log: Callable[[str], None]) -> Pro
             fileobj=context_file, custom_context=True, tag=image, rm=True, forcerm=True, decode=True,
             container_limits={"memory": memory, "memswap": memory},  # memswap = memory: no swap either
         )
+        if not responses[-1].ok:
+            # Before the stream: CancellableStream ends quietly on the APIError a refused request raises.
+            raise BuildError(f"the engine refused the build: {_refusal(responses[-1])}")
         stream = docker.types.CancellableStream(chunks, responses[-1])
         timer = threading.Timer(settings.build_timeout, lambda: (timed_out.set(), stream.close()))
         timer.start()
@@ -109,6 +112,14 @@ def build(settings, context_file, image: str, log: Callable[[str], None]) -> Pro
         raise BuildError(_failure(error or "the engine ended the build without an image", progress,
                                   settings.build_memory))
     return progress
+
+
+def _refusal(response) -> str:
+    """The engine's own reason for refusing a build request (e.g. no Dockerfile in the context)."""
+    try:
+        return response.json()["message"]
+    except (ValueError, KeyError, TypeError):
+        return response.text.strip() or f"{response.status_code} {response.reason}"
 
 
 def _bytes(size: str) -> int:
