@@ -8,6 +8,7 @@ directory can read them. The same check guards a custom certificate (certs:add) 
 import datetime
 import io
 import os
+import re
 import shutil
 import tarfile
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from pathlib import Path
 from ponton.errors import InvalidInput
 
 CERT_FILE, KEY_FILE = "server.crt", "server.key"
-MAX_TAR = 1 << 20  # a certificate tarball is a few kB: refuse anything that is not one
+MAX_INPUT = 1 << 20  # a certificate chain and its key are a few kB: refuse anything that is not one
+PEM_BLOCK = re.compile(rb"(-----BEGIN ([A-Z0-9 ]+)-----\r?\n[^-]*-----END \2-----\r?\n?)")
 
 
 @dataclass(frozen=True)
@@ -100,21 +102,34 @@ def check(cert_pem: bytes, key_pem: bytes, domains: list[str], now: datetime.dat
     return certificate
 
 
-def from_tar(data: bytes) -> tuple[bytes, bytes]:
-    """(certificate, key) from a tarball holding server.crt and server.key (Dokku's format; *.crt/*.pem and
-    *.key are accepted too)."""
-    if len(data) > MAX_TAR:
-        raise InvalidInput("the tarball on stdin is too large for a certificate and a key")
+def from_stdin(data: bytes) -> tuple[bytes, bytes]:
+    """(certificate chain, key) from what certs:add read on stdin: a tarball holding server.crt and server.key
+    (Dokku's format; *.crt/*.pem and *.key are accepted too), or PEM text with the chain (leaf first) and the key,
+    e.g. `cat server.crt server.key`. Paths are never taken: a tenant's path could name any file of the server."""
+    if len(data) > MAX_INPUT:
+        raise InvalidInput(f"stdin holds more than {MAX_INPUT >> 10} KiB: that is not a certificate and a key")
+    if data.lstrip().startswith(b"-----BEGIN "):
+        return _from_pem(data)
     try:
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             files = {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
     except tarfile.TarError:
-        raise InvalidInput("stdin is not a tarball: give CERT and KEY files, or a tar of server.crt and server.key")
+        raise InvalidInput("stdin is neither PEM text (certificate then key) nor a tar of server.crt and server.key")
     certs = [n for n in sorted(files) if n.endswith((".crt", ".pem")) and not n.endswith(".key")]
     keys = [n for n in sorted(files) if n.endswith(".key")]
     if len(certs) != 1 or len(keys) != 1:
         raise InvalidInput(f"the tarball must hold one .crt and one .key file, it holds: {', '.join(files) or 'none'}")
     return files[certs[0]], files[keys[0]]
+
+
+def _from_pem(data: bytes) -> tuple[bytes, bytes]:
+    blocks = PEM_BLOCK.findall(data)
+    chain = b"".join(block for block, kind in blocks if kind == b"CERTIFICATE")
+    keys = [block for block, kind in blocks if kind.endswith(b"PRIVATE KEY")]
+    if not chain or len(keys) != 1:
+        raise InvalidInput(f"stdin holds {len(blocks) - len(keys)} certificate and {len(keys)} private key PEM "
+                           "blocks: give the chain (leaf first) and exactly one key")
+    return chain, keys[0]
 
 
 def directory(state_dir: Path, app: str) -> Path:

@@ -100,7 +100,7 @@ def check_available(p, app: str, mapping: Mapping):
     if not bindable(port, protocol):
         raise InvalidInput(f"host port {port}/{protocol} is in use by another program on this server")
     if mapping.scheme in TLS_SCHEMES and certs.installed(settings.state_dir, app) is None:
-        raise InvalidInput(f"{mapping} needs a certificate for {app}: `ponton certs:add {app} CERT KEY` or "
+        raise InvalidInput(f"{mapping} needs a certificate for {app}: `cat CERT KEY | ponton certs:add {app}` or "
                            f"`ponton letsencrypt:enable {app}` first")
 
 

@@ -119,6 +119,10 @@ class Sandbox:
             raise AssertionError(f"ponton {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}")
         return result
 
+    def certs_add(self, app: str, cert: Path, key: Path, check: bool = True) -> subprocess.CompletedProcess:
+        """`certs:add APP` with the certificate and key files on stdin, the way it takes them."""
+        return self.run("certs:add", app, input=cert.read_text() + key.read_text(), check=check)
+
     def get(self, host: str, path: str = "/", port: int | None = None) -> tuple[int, bytes]:
         """GET through this sandbox's nginx (or a given loopback port) with a Host header."""
         connection = http.client.HTTPConnection("127.0.0.1", port or self.http_port, timeout=10)

@@ -9,28 +9,27 @@ from ponton.errors import InvalidInput, NotFound
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
 
 
-@click.command("certs:add")
+@click.command("certs:add", context_settings={"allow_extra_args": True})  # file names: refused below
 @app_argument()
-@click.argument("cert_file", metavar="[CERT", type=click.File("rb"), required=False)
-@click.argument("key_file", metavar="KEY]", type=click.File("rb"), required=False)
+@click.pass_context
 @pass_ponton
-def add(p, app, cert_file, key_file):
-    """Serve APP over HTTPS with the certificate CERT (PEM chain, leaf first) and its key KEY.
+def add(p, ctx, app):
+    """Serve APP over HTTPS with the certificate and key read on stdin.
 
-    Without files, reads a tarball of server.crt and server.key on stdin (as Dokku does):
-    `tar c server.crt server.key | ssh ponton@HOST certs:add APP`.
+    Stdin holds the PEM chain (leaf first) and its private key, or a tarball of server.crt and server.key
+    (as Dokku takes it): `cat server.crt server.key | ssh ponton@HOST certs:add APP` or
+    `tar c server.crt server.key | ssh ponton@HOST certs:add APP`. On the server, root may name the files:
+    `ponton certs:add APP server.crt server.key` (the installed `ponton` reads them and passes them on stdin).
     """
-    if (cert_file is None) != (key_file is None):
-        raise InvalidInput("give both CERT and KEY, or neither and a tarball on stdin")
-    if cert_file is None:
-        if sys.stdin.isatty():
-            raise InvalidInput("give CERT and KEY files, or a tarball of server.crt and server.key on stdin")
-        pair = certs.from_tar(sys.stdin.buffer.read())
-    else:
-        pair = cert_file.read(), key_file.read()
+    if ctx.args:
+        raise InvalidInput(f"certs:add reads the certificate and key on stdin, it opens no file: "
+                           f"`cat CERT KEY | ponton certs:add {app}`")
+    if sys.stdin.isatty():
+        raise InvalidInput(f"give the certificate and key on stdin: `cat CERT KEY | ponton certs:add {app}`")
     with p.locked(app):
-        if p.state.letsencrypt(app) is not None:
+        if p.state.letsencrypt(app) is not None:  # (raises NotFound for no such app) before stdin is read
             raise InvalidInput(f"Let's Encrypt manages the certificate of {app}: `ponton letsencrypt:disable {app}` first")
+        pair = certs.from_stdin(sys.stdin.buffer.read(certs.MAX_INPUT + 1))
         certificate = certs.check(*pair, p.domains(app))
         certs.install(p, app, pair)
         p.event(app, "certs", f"added certificate for {', '.join(certificate.names)} "
@@ -64,7 +63,7 @@ def report(p, app, fmt):
     p.state.app_id(app)
     certificate = certs.installed(p.settings.state_dir, app)
     if certificate is None:
-        emit(fmt, None, f"{app} has no certificate: `ponton certs:add {app} CERT KEY` or "
+        emit(fmt, None, f"{app} has no certificate: `cat CERT KEY | ponton certs:add {app}` or "
                         f"`ponton letsencrypt:enable {app}`")
         return
     data = {**certificate.summary(), "days_left": int(certificate.days_left()),

@@ -21,7 +21,7 @@ def ca(tmp_path):
 def test_certificate_is_served_over_http2_with_redirect_and_hsts(sandbox, deployed, ca):
     host = sandbox.host(deployed)
     cert, key = ca.issue(host, "www.example.org")
-    out = sandbox.run("certs:add", deployed, str(cert), str(key)).stdout
+    out = sandbox.certs_add(deployed, cert, key).stdout
     assert f"served over HTTPS for {host}, www.example.org" in out
 
     status, body, headers = sandbox.get_tls(host, cafile=str(ca.cafile))
@@ -58,7 +58,7 @@ def test_certificate_is_served_over_http2_with_redirect_and_hsts(sandbox, deploy
 
 def test_x_forwarded_proto_is_the_clients_scheme(sandbox, deployed, ca):
     host = sandbox.host(deployed)
-    sandbox.run("certs:add", deployed, *map(str, ca.issue(host)))
+    sandbox.certs_add(deployed, *ca.issue(host))
     sandbox.run("proxy:set", deployed, "https-redirect", "false")
     assert json.loads(sandbox.get(host, "/headers")[1])["x-forwarded-proto"] == "http"
     assert json.loads(sandbox.get_tls(host, "/headers", cafile=str(ca.cafile))[1])["x-forwarded-proto"] == "https"
@@ -73,10 +73,10 @@ def test_certificates_that_do_not_fit_are_refused(sandbox, deployed, ca):
         "expired on": ca.issue(host, starts_in_days=-30, days=-1),
         "not valid before": ca.issue(host, starts_in_days=2, days=30),
         "none of the app's domains": ca.issue("elsewhere.example.org"),
-        "not a PEM certificate": (good_key, good_key),
+        "stdin holds 0 certificate and 2 private key PEM blocks": (good_key, good_key),
     }
     for message, (cert, key) in cases.items():
-        result = sandbox.run("certs:add", deployed, str(cert), str(key), check=False)
+        result = sandbox.certs_add(deployed, cert, key, check=False)
         assert result.returncode == 2 and message in result.stderr, (message, result.stderr)
     assert "has no certificate" in sandbox.run("certs:report", deployed).stdout
     assert sandbox.get(host)[0] == 200
@@ -114,3 +114,30 @@ def _location(sandbox, host: str, path: str) -> str:
     finally:
         connection.close()
 
+
+
+def test_certs_add_opens_no_path_and_caps_stdin(sandbox, deployed, ca):
+    """A tenant names files of the server (another app's key, /dev/zero): certs:add opens none of them, and
+    reads at most a few kB of stdin."""
+    other = sandbox.new_app_name()
+    sandbox.run("apps:create", other)
+    sandbox.certs_add(other, *ca.issue(sandbox.host(other)))
+    other_key = sandbox.root / "state" / "tls" / other / "server.key"
+    for paths in ([str(other_key), str(other_key)], ["/dev/zero", "/dev/zero"], ["/nonexistent", "/etc/passwd"]):
+        refused = sandbox.run("certs:add", deployed, *paths, input="", check=False)
+        assert refused.returncode == 2 and "it opens no file" in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1 and paths[0] not in refused.stderr
+    huge = subprocess.run([sys.executable, "-m", "ponton", "certs:add", deployed], input=b"\0" * (2 << 20),
+                          env=sandbox.env, capture_output=True, timeout=60)
+    assert huge.returncode == 2 and b"more than 1024 KiB" in huge.stderr, huge.stderr
+    assert "has no certificate" in sandbox.run("certs:report", deployed).stdout
+
+
+def test_certs_add_takes_pem_text_with_a_chain(sandbox, deployed, ca):
+    host = sandbox.host(deployed)
+    cert, key = ca.issue(host)
+    chain = cert.read_text() + ca.cafile.read_text()  # leaf, then the CA: a chain nginx serves as is
+    sandbox.run("certs:add", deployed, input=key.read_text() + chain)  # the key may come first
+    assert sandbox.get_tls(host, cafile=str(ca.cafile))[0] == 200
+    served = (sandbox.root / "state" / "tls" / deployed / "server.crt").read_text()
+    assert served == chain

@@ -46,7 +46,7 @@ def test_enable_issues_a_certificate_and_a_forced_renewal_drops_nothing(sandbox,
     assert renewed["fingerprint"] != first["fingerprint"]
     assert _served_fingerprint(sandbox, host, root) == renewed["fingerprint"]
 
-    refused = sandbox.run("certs:add", deployed, "/dev/null", "/dev/null", check=False)
+    refused = sandbox.run("certs:add", deployed, input="", check=False)
     assert refused.returncode == 2 and "letsencrypt:disable" in refused.stderr
 
     sandbox.run("letsencrypt:disable", deployed)

@@ -136,7 +136,7 @@ def test_grpc_and_http_ports_through_the_proxy(sandbox, app, tmp_path):
     grpc_port, grpcs_port, http_port, https_port = free_port(), free_port(), free_port(), free_port()
     refused = sandbox.run("ports:add", app, f"grpcs:{grpcs_port}:50051", check=False)
     assert refused.returncode == 2 and f"needs a certificate for {app}" in refused.stderr
-    sandbox.run("certs:add", app, *map(str, ca.issue(host)))
+    sandbox.certs_add(app, *ca.issue(host))
     sandbox.run("ports:add", app, f"grpc:{grpc_port}:50051", f"grpcs:{grpcs_port}:50051",
                 f"http:{http_port}:5000", f"https:{https_port}:5000")
 
