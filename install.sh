@@ -118,12 +118,17 @@ create_user_and_dirs() {
     # account is not "locked" ('!'), which sshd without PAM would refuse even for keys. The docker group gives
     # access to the engine.
     usermod --shell /bin/bash --password '*' --append --groups docker ponton
-    install -d -o ponton -g ponton -m 0755 "$STATE_DIR" "$LOG_DIR" "$LOG_DIR/nginx" "$NGINX_CONF_DIR" \
-        "$NGINX_CONF_DIR/stream"
+    install -d -o ponton -g ponton -m 0755 "$LOG_DIR" "$LOG_DIR/nginx" "$NGINX_CONF_DIR" "$NGINX_CONF_DIR/stream"
+    install -d -o ponton -g ponton -m 0711 "$STATE_DIR"
     install -d -o ponton -g ponton -m 0700 /home/ponton/.ssh
     install -d -m 0755 "$CONFIG_DIR" "$PREFIX/bin"
     # Everything in the state dir is ponton's: root's `ponton` runs as ponton, and so do pushes over SSH.
     chown -R ponton:ponton "$STATE_DIR"
+    # ...and for ponton alone: it holds every tenant's config, repos and keys (ponton runs with umask 077; this
+    # mends an install made before it did). Others may only traverse the state dir (0711), to reach the ACME
+    # challenges that nginx's workers serve.
+    chmod 0711 "$STATE_DIR"
+    find "$STATE_DIR" -mindepth 1 -path "$STATE_DIR/acme-challenge" -prune -o -perm /077 -exec chmod go-rwx {} +
 }
 
 write_settings() {
@@ -194,6 +199,14 @@ install_ponton() {
 # everything in $STATE_DIR stays ponton's. sudo starts from a clean environment: settings come from
 # $CONFIG alone, the same for root and for SSH users.
 if [ "\$(id -u)" = 0 ]; then
+    # ponton takes a certificate on stdin only; root may name its own files: they are read here, as root.
+    if [ "\$1" = certs:add ] && [ \$# -eq 4 ]; then
+        for file in "\$3" "\$4"; do
+            [ -f "\$file" ] && [ -r "\$file" ] || { echo "error: \$file: not a readable file" >&2; exit 2; }
+        done
+        cat -- "\$3" "\$4" | sudo -u ponton -H -- $VENV/bin/ponton certs:add "\$2"
+        exit
+    fi
     exec sudo -u ponton -H -- $VENV/bin/ponton "\$@"
 fi
 exec $VENV/bin/ponton "\$@"

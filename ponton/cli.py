@@ -1,5 +1,6 @@
 """The `ponton` command: Dokku-style `topic:verb APP ARGS`, run as root or as the SSH forced command."""
 
+import os
 import sys
 
 import click
@@ -99,4 +100,7 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main():
+    # Everything ponton writes (the state, repos, keys, vhosts) is for its own user alone: the state holds every
+    # tenant's config (their secrets). The few files others must read (ACME challenges) get their mode explicitly.
+    os.umask(0o077)
     sys.exit(run())

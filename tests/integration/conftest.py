@@ -7,29 +7,7 @@ from pathlib import Path
 
 import pytest
 
-APPS = Path(__file__).parent.parent / "apps"
-BASE_IMAGE = "ponton/base:trixie"
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "integration" in str(item.path):
-            item.add_marker(pytest.mark.integration)
-
-
-def _docker(*args: str, input: bytes | None = None) -> str:
-    result = subprocess.run(["docker", *args], capture_output=True, input=input)
-    if result.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(args)} failed: {result.stderr.decode()}")
-    return result.stdout.decode()
-
-
-@pytest.fixture(scope="session")
-def echo_image() -> str:
-    """The echo test app, built from the local base image (tests/prepare.sh builds that)."""
-    _docker("image", "inspect", BASE_IMAGE)  # fails loudly: integration tests are never skipped
-    _docker("build", "-q", "-t", "ponton-test/echo", str(APPS / "echo"))
-    return "ponton-test/echo"
+from tests.conftest import APPS, _docker  # noqa: F401 (APPS: the test files import it from here)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,16 @@ def inspect(kind: str, *names: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
+def test_the_state_is_readable_by_its_owner_alone(sandbox, echo_image):
+    """Every tenant's config is in the state: ponton writes it, and everything else, for its own user alone."""
+    app = sandbox.new_app_name()
+    sandbox.run("git:from-image", app, echo_image)
+    sandbox.run("config:set", app, "SECRET=hunter2")
+    state = sandbox.root / "state"
+    exposed = [str(p) for p in [state, *state.rglob("*")] if p.lstat().st_mode & 0o077]
+    assert exposed == []
+
+
 def test_two_apps_share_no_network(sandbox, echo_image):
     apps = [sandbox.new_app_name() for _ in range(2)]
     for app in apps:
