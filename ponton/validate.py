@@ -1,5 +1,7 @@
 """Checks for everything a user types. Each raises InvalidInput with one clear line."""
 
+import base64
+import binascii
 import re
 
 from ponton.errors import InvalidInput
@@ -38,15 +40,24 @@ def config_value(key: str, value: str) -> str:
     return value
 
 
-def config_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
-    """Parse KEY=VALUE arguments; the value is everything after the first '='."""
+def config_pairs(pairs: tuple[str, ...], encoded: bool = False) -> dict[str, str]:
+    """Parse KEY=VALUE arguments; the value is everything after the first '=', base64 of UTF-8 text when
+    `encoded` (Dokku's --encoded: how scripts pass newlines and quotes through a shell)."""
     result = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
             raise InvalidInput(f"expected KEY=VALUE, got {pair!r}")
-        result[config_key(key)] = config_value(key, value)
+        key = config_key(key)
+        result[key] = config_value(key, _base64_text(key, value) if encoded else value)
     return result
+
+
+def _base64_text(key: str, value: str) -> str:
+    try:
+        return base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"config value of {key} is not base64 of UTF-8 text (--encoded)") from None
 
 
 def domain(name: str) -> str:

@@ -34,11 +34,12 @@ def _change(p, app, config: dict[str, str], description: str, no_restart: bool):
 @click.command("config:set")
 @app_argument()
 @click.argument("pairs", metavar="KEY=VALUE...", nargs=-1, required=True)
+@click.option("--encoded", is_flag=True, help="Each VALUE is base64 (as Dokku's --encoded), decoded before it is set.")
 @no_restart_option
 @pass_ponton
-def set_(p, app, pairs, no_restart):
+def set_(p, app, pairs, encoded, no_restart):
     """Set environment variables of APP. Values may hold any text, newlines included."""
-    changes = validate.config_pairs(pairs)
+    changes = validate.config_pairs(pairs, encoded)
     with p.locked(app):
         config = {**p.state.config(app), **changes}
         _change(p, app, config, f"Set {', '.join(changes)}", no_restart)

@@ -1,5 +1,6 @@
 """Config reaches the app byte for byte and is removed by config:unset."""
 
+import base64
 import json
 
 import pytest
@@ -23,6 +24,17 @@ def test_values_reach_the_app_byte_for_byte(sandbox, deployed):
         assert sandbox.run("config:get", deployed, key).stdout == value + "\n"
     shown = json.loads(sandbox.run("config:show", deployed, "--format", "json").stdout)
     assert shown == dict(sorted(NASTY.items()))
+
+
+def test_encoded_values_are_decoded_as_dokku_does(sandbox, deployed):
+    """What a Dokku app's own scripts run (`config:set --encoded APP KEY=<base64>`) works as is."""
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in NASTY.items()}
+    sandbox.run("config:set", "--encoded", deployed, *(f"{k}={v}" for k, v in encoded.items()))
+    for key, value in NASTY.items():
+        assert sandbox.get(sandbox.host(deployed), f"/env/{key}") == (200, value.encode()), key
+    refused = sandbox.run("config:set", "--encoded", deployed, "QUOTES=not base64!", check=False)
+    assert refused.returncode == 2 and refused.stderr == "error: config value of QUOTES is not base64 of UTF-8 text (--encoded)\n"
+    assert sandbox.get(sandbox.host(deployed), "/env/QUOTES")[1] == NASTY["QUOTES"].encode()  # unchanged
 
 
 def test_unset_removes_the_variable(sandbox, deployed):

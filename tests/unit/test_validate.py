@@ -60,6 +60,13 @@ def test_config_value_not_utf8_rejected():
         validate.config_value("K", b"\xff".decode("utf-8", "surrogateescape"))
 
 
+def test_encoded_config_pairs_are_base64_text():
+    assert validate.config_pairs(("A=aGVsbG8KIHdvcmxk", "B="), encoded=True) == {"A": "hello\n world", "B": ""}
+    for bad in ("A=not base64", "A=/w==", "A=AA=A"):  # not base64; base64 of bytes that are not UTF-8; padding
+        with pytest.raises(InvalidInput, match="not base64 of UTF-8 text"):
+            validate.config_pairs((bad,), encoded=True)
+
+
 def test_config_pairs_split_on_first_equals():
     assert validate.config_pairs(("A=1", "B=x=y", "C=", "D= sp ")) == {"A": "1", "B": "x=y", "C": "", "D": " sp "}
 
