@@ -24,6 +24,9 @@ def push_new(sandbox, pusher, app_dir: str) -> tuple[str, subprocess.CompletedPr
     ("go", "Go app detected (go.mod)", b"go says hello from go1.24"),
     ("static", "static site app detected (index.html)", b"a static site says hello"),
     ("php", "PHP app detected (index.php)", b"php says hello from 8.4."),
+    ("go-gopath", "Go app detected (web.go)", b"gopath go says hello from go1.24"),
+    ("python-procfile", "Python app detected (Procfile runs python)",
+     b"python without requirements says hello (pre_compile ran post_compile ran after pre_compile ran)"),
 ])
 def test_each_language_builds_and_serves(sandbox, pusher, app_dir, detected, answer):
     app, result = push_new(sandbox, pusher, app_dir)

@@ -15,6 +15,9 @@ from ponton.errors import BuildError
     (["Gemfile"], ("ruby", "Gemfile")),
     (["index.php", "index.html"], ("php", "index.php")),
     (["public/index.html"], ("static", "public/index.html")),
+    (["web.go", "Procfile"], ("go", "web.go")),  # GOPATH-style: Go files, no go.mod
+    (["runtime.txt", "Procfile"], ("python", "runtime.txt")),
+    (["index.html", "tool.go"], ("static", "index.html")),  # a manifest beats a glob
 ])
 def test_detection_follows_the_order_of_the_table(tmp_path, files, expected):
     for name in files:
@@ -22,6 +25,27 @@ def test_detection_follows_the_order_of_the_table(tmp_path, files, expected):
         (tmp_path / name).write_text("")
     language, marker = languages.detect(tmp_path)
     assert (language.name, marker) == expected
+
+
+@pytest.mark.parametrize("procfile, expected", [
+    ("web: python3 -u web.py\n", ("python", "Procfile runs python")),
+    ("web: gunicorn app:app\nworker: python worker.py\n", ("python", "Procfile runs python")),
+    ("web: ./pythonic-server\n", None),  # the word, not a part of another
+])
+def test_a_procfile_that_runs_python_is_a_python_app(tmp_path, procfile, expected):
+    (tmp_path / "Procfile").write_text(procfile)
+    if expected is None:
+        with pytest.raises(BuildError):
+            languages.detect(tmp_path)
+        return
+    language, marker = languages.detect(tmp_path)
+    assert (language.name, marker) == expected
+
+
+def test_a_package_json_beats_a_procfile_that_runs_python(tmp_path):
+    (tmp_path / "Procfile").write_text("web: node server.js\nworker: python3 jobs.py\n")
+    (tmp_path / "package.json").write_text("{}")
+    assert languages.detect(tmp_path)[0].name == "node"
 
 
 def test_nothing_to_detect_names_the_markers(tmp_path):
