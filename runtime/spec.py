@@ -42,6 +42,9 @@ def container_spec(app: str, process: str, number: int, release, owner: str, hos
         "ports": {key: ("127.0.0.1", port) for key, port in published.items()} if process == WEB else {},
         "network": network_name(app),
         "restart_policy": {"Name": "unless-stopped"},
+        # An init as PID 1 (the engine's docker-init, tini) passes SIGTERM on: the kernel gives a PID 1 no default
+        # signal action, so an app that installs no handler would ignore the stop and wait for SIGKILL.
+        "init": True,
         "log_config": {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}},
         **ISOLATION,
         **(resources or {}),

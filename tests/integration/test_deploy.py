@@ -92,3 +92,16 @@ def test_rebuild_of_an_image_deploys_it_again(sandbox, deployed, echo_image):
     assert [(r["version"], r["source"], r["status"]) for r in releases] == [
         ("v2", echo_image, "current"), ("v1", echo_image, "succeeded")]
     assert sandbox.get(sandbox.host(deployed))[0] == 200
+
+
+def test_a_process_without_a_sigterm_handler_stops_on_sigterm(sandbox, worker_image):
+    """The worker is a shell loop, with no SIGTERM handler: as a container's PID 1 it would ignore the stop and be
+    killed (137) after stop_timeout; under the init that ponton gives every container, SIGTERM ends it (143)."""
+    app = sandbox.new_app_name()
+    sandbox.run("git:from-image", app, worker_image)
+    sandbox.run("ps:scale", app, "worker=1")
+    (name,) = [name for name in containers(app) if ".worker." in name]
+    subprocess.run(["docker", "stop", name], check=True, capture_output=True)
+    state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, check=True).stdout)[0]
+    assert state["HostConfig"].get("Init") is True
+    assert state["State"]["ExitCode"] == 143  # 128 + SIGTERM

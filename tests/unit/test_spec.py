@@ -24,6 +24,7 @@ def test_labels_name_every_container():
     assert args["image"] == "ponton/app-shop:abc"
     assert args["network"] == "ponton-shop"
     assert args["restart_policy"] == {"Name": "unless-stopped"}
+    assert args["init"] is True
 
 
 def test_names_are_unique_per_container():
