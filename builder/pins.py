@@ -42,12 +42,28 @@ def pins(files: tuple[PinFile, ...], source_dir: Path) -> list[Pin]:
     return found
 
 
+def unmet(found: list[Pin], version: str) -> Pin | None:
+    """The first pin that `version` does not satisfy."""
+    return next((pin for pin in found if not pin.satisfied(pin.spec, version)), None)
+
+
 def check(found: list[Pin], title: str, version: str):
     """Raise BuildError for the first pin `version` does not satisfy."""
-    for pin in found:
-        if not pin.satisfied(pin.spec, version):
-            raise BuildError(f"{pin.where} asks for {title} {pin.spec}, but this server's {title} stack has "
-                             f"{version}; versions available: {version} (change the pin, or deploy a Dockerfile)")
+    pin = unmet(found, version)
+    if pin is not None:
+        raise BuildError(f"{pin.where} asks for {title} {pin.spec}, but this server's {title} stack has "
+                         f"{version}; versions available: {version} (change the pin, or deploy a Dockerfile)")
+
+
+def range_for_shell(pin: Pin) -> str:
+    """The pin, for a build step that installs the version it names: only the characters of a version range (no
+    quote, `$` or backquote: the template puts it in double quotes)."""
+    if not NPM_RANGE.fullmatch(pin.spec):
+        raise BuildError(f"{pin.where}: {pin.spec!r} is not a version range (like 18.x, ^18.19 or >=16 <19)")
+    return pin.spec
+
+
+NPM_RANGE = re.compile(r"[\w.*^~<>=| -]{1,64}")
 
 
 # Readers: the pin as written in each file, or None.

@@ -15,12 +15,13 @@ TEMPLATES = Path(__file__).parent / "templates"
 SOURCE = "app/"
 
 
-def app_files(language: str, source_dir: Path, stack: str, base: str) -> dict[str, str]:
-    """The generated files of an app's build context: its Dockerfile and the template's companions."""
+def app_files(language: str, source_dir: Path, stack: str, base: str, pin: str = "") -> dict[str, str]:
+    """The generated files of an app's build context: its Dockerfile and the template's companions. `pin`: a
+    version range the stack does not satisfy, for a template that installs that version itself (Node.js)."""
     env = _environment()
     names = [n for n in env.list_templates() if n.startswith(f"{language}.") and n.endswith(".j2")]
     source = _Source(source_dir)
-    values = {"stack": stack, "base": base, "has": source.has, "mentions": source.mentions}
+    values = {"stack": stack, "base": base, "pin": pin, "has": source.has, "mentions": source.mentions}
     return {name[len(language) + 1:-len(".j2")]: env.get_template(name).render(values) for name in names}
 
 

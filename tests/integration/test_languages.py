@@ -24,6 +24,7 @@ def push_new(sandbox, pusher, app_dir: str) -> tuple[str, subprocess.CompletedPr
     ("go", "Go app detected (go.mod)", b"go says hello from go1.24"),
     ("static", "static site app detected (index.html)", b"a static site says hello"),
     ("php", "PHP app detected (index.php)", b"php says hello from 8.4."),
+    ("express-node18", "installing Node.js 18.x from the npm registry", b"express says hello from node v18."),
     ("go-gopath", "Go app detected (web.go)", b"gopath go says hello from go1.24"),
     ("python-procfile", "Python app detected (Procfile runs python)",
      b"python without requirements says hello (pre_compile ran post_compile ran after pre_compile ran)"),

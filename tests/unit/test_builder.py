@@ -108,6 +108,29 @@ def test_python_template_installs_dependencies_before_copying_the_code(tmp_path)
     assert "COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt" in lines
 
 
+def test_node_template_installs_a_pinned_release_the_stack_lacks(tmp_path):
+    (tmp_path / "package.json").write_text("{}")
+    assert "node-linux" not in render.app_files("node", tmp_path, "s", "b")["Dockerfile"]
+    lines = render.app_files("node", tmp_path, "s", "b", pin="18.x")["Dockerfile"].splitlines()
+    install = next(i for i, line in enumerate(lines) if line.startswith("RUN npm install --global"))
+    assert lines[install].endswith('@18.x" \\')  # in double quotes, for sh
+    assert install < lines.index("COPY app/package.json /app/")  # its layer is cached per pin, not per push
+    assert "ENV PATH=/opt/node/bin:" in "\n".join(lines)
+
+
+@pytest.mark.parametrize("spec, ok", [
+    ("18.x", True), (">=16 <19", True), ("^18.19.0 || 20", True), ("4.2.x", True),
+    ('18"; curl evil.example "', False), ("$(id)", False), ("`id`", False), ("18\nRUN id", False), ("x" * 65, False),
+])
+def test_a_pin_reaches_a_build_step_only_as_a_version_range(spec, ok):
+    pin = pins.Pin("package.json engines.node", spec, pins.npm_range)
+    if ok:
+        assert pins.range_for_shell(pin) == spec
+    else:
+        with pytest.raises(BuildError, match="is not a version range"):
+            pins.range_for_shell(pin)
+
+
 def test_node_template_uses_npm_ci_only_with_a_lockfile(tmp_path):
     (tmp_path / "package.json").write_text("{}")
     assert "RUN npm install" in render.app_files("node", tmp_path, "s", "b")["Dockerfile"]
