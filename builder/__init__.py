@@ -1,8 +1,9 @@
 """The builder: an exported source tree in, a local image out. See docs/builder.md.
 
     detect the language (languages.LANGUAGES) → make sure its stack image exists (stacks) → check the app's
-    version pins against the stack (pins) → render the language's Dockerfile template (render) → build the
-    image on the engine under the memory limit and the timeout, streaming the output (engine)
+    version pins against the stack (pins: another Debian release's stack, or a template that installs the
+    pinned version, may answer one the default stack does not) → render the language's Dockerfile template
+    (render) → build the image on the engine under the memory limit and the timeout, streaming the output (engine)
 
 An app with its own Dockerfile skips the stack, the pins and the template: it is built as it is.
 """
@@ -36,24 +37,36 @@ def build(settings, source_dir: Path, image: str, log: Callable[[str], None]) ->
             progress = engine.build(settings, context, image, log)
         return _done(image, language, None, progress, started, log)
     log(f"-----> {language.title} app detected ({marker})")
-    version = stacks.ensure(settings, language, log)
-    found = pins.pins(language.pin_files, source_dir)
-    unmet = pins.unmet(found, version) if language.pinned_from else None
-    if unmet is None:
-        pins.check(found, language.title, version)
-        for pin in found:
-            log(f"-----> {pin.where} asks for {language.title} {pin.spec}: the stack has {version}")
-    else:
-        log(f"-----> {unmet.where} asks for {language.title} {unmet.spec}, the stack has {version}: "
-            f"installing {language.title} {unmet.spec} from {language.pinned_from}")
-    pin = pins.range_for_shell(unmet) if unmet else ""
-    files = render.app_files(language.name, source_dir, stacks.image(language), settings.base_image, pin)
+    suite, version, pin = _runtime(settings, language, source_dir, log)
+    stack = stacks.image(language, suite)
+    files = render.app_files(language.name, source_dir, stack, stacks.base(settings, suite), pin)
     files = {name: text.encode() for name, text in files.items()}
     files["ca-certificates.crt"] = stacks.ca_bundle(settings)
-    log(f"-----> Building {image} on {stacks.image(language)} ({language.title} {version})")
+    log(f"-----> Building {image} on {stack} ({language.title} {version})")
     with engine.context(files, source_dir, prefix=render.SOURCE) as context:
         progress = engine.build(settings, context, image, log)
     return _done(image, language, version, progress, started, log)
+
+
+def _runtime(settings, language: languages.Language, source_dir: Path, log) -> tuple[str, str, str]:
+    """The stack that builds the app, by its version pins: (Debian release, the stack's version, a pinned range
+    that the template installs itself, or "")."""
+    version = stacks.ensure(settings, language, log)
+    found = pins.pins(language.pin_files, source_dir)
+    unmet = pins.unmet(found, version)
+    if unmet and language.pinned_from:
+        log(f"-----> {unmet.where} asks for {language.title} {unmet.spec}, the stack has {version}: "
+            f"installing {language.title} {unmet.spec} from {language.pinned_from}")
+        return stacks.SUITE, version, pins.range_for_shell(unmet)
+    others = [suite for suite, packaged in language.other_releases if unmet and unmet.satisfied(unmet.spec, packaged)]
+    suite = others[0] if others else stacks.SUITE
+    if suite != stacks.SUITE:
+        log(f"-----> {unmet.where} asks for {language.title} {unmet.spec}: building on the Debian {suite} stack")
+        version = stacks.ensure(settings, language, log, suite)
+    pins.check(found, language.title, version, tuple(packaged for _, packaged in language.other_releases))
+    for pin in found:
+        log(f"-----> {pin.where} asks for {language.title} {pin.spec}: the stack has {version}")
+    return suite, version, ""
 
 
 def _done(image: str, language, version: str | None, progress, started: float, log) -> Build:

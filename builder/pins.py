@@ -47,12 +47,14 @@ def unmet(found: list[Pin], version: str) -> Pin | None:
     return next((pin for pin in found if not pin.satisfied(pin.spec, version)), None)
 
 
-def check(found: list[Pin], title: str, version: str):
-    """Raise BuildError for the first pin `version` does not satisfy."""
+def check(found: list[Pin], title: str, version: str, others: tuple[str, ...] = ()):
+    """Raise BuildError for the first pin `version` does not satisfy (`others`: the versions of the language's
+    stacks on other Debian releases, for the message)."""
     pin = unmet(found, version)
     if pin is not None:
         raise BuildError(f"{pin.where} asks for {title} {pin.spec}, but this server's {title} stack has "
-                         f"{version}; versions available: {version} (change the pin, or deploy a Dockerfile)")
+                         f"{version}; versions available: {', '.join([version, *others])} "
+                         "(change the pin, or deploy a Dockerfile)")
 
 
 def range_for_shell(pin: Pin) -> str:

@@ -1,10 +1,13 @@
 """Stack images: one per language, ponton/stack-LANGUAGE:trixie, built FROM the base image (setting base_image)
-with the language's runtime from Debian's packages, so that app builds need no image registry.
+with the language's runtime from Debian's packages, so that app builds need no image registry. A language may
+have a stack on another Debian release too (Python 3.11 on bookworm, languages.Language.other_releases), built
+from ponton's base image of that release on the first push that pins its version.
 
 Each stack is labelled with the version of its runtime (asked of the runtime itself once the stack is built),
 so that an app build checks version pins with one image inspect, before building anything.
 """
 
+import os
 import re
 import subprocess
 import time
@@ -15,62 +18,78 @@ from builder import engine, render
 from builder.languages import Language
 from ponton.errors import BuildError
 
-IMAGE = "ponton/stack-{language}:trixie"
+SUITE = "trixie"  # the Debian release of the stacks, and of the base image's default
+IMAGE = "ponton/stack-{language}:{suite}"
+OWN_BASE = "ponton/base:"  # ponton's debootstrap base images, one tag per Debian release
 VERSION_LABEL = "ponton.stack.version"
 BASE_SCRIPT = Path(__file__).parent / "base-image.sh"
 
 
-def image(language: Language) -> str:
-    return IMAGE.format(language=language.name)
+def image(language: Language, suite: str = SUITE) -> str:
+    return IMAGE.format(language=language.name, suite=suite)
 
 
-def ensure(settings, language: Language, log: Callable[[str], None]) -> str:
-    """The version of `language`'s stack, building the stack first if this server has none yet."""
+def base(settings, suite: str = SUITE) -> str:
+    """The image `suite`'s stacks build FROM: the setting base_image for the default release, ponton's own base
+    image of that release for another."""
+    if suite == SUITE:
+        return settings.base_image
+    if not settings.base_image.startswith(OWN_BASE):
+        raise BuildError(f"a stack on Debian {suite} needs ponton's own base images, and the setting base_image "
+                         f"is {settings.base_image}")
+    return OWN_BASE + suite
+
+
+def ensure(settings, language: Language, log: Callable[[str], None], suite: str = SUITE) -> str:
+    """The version of `language`'s stack (on Debian `suite`), building the stack first if this server has none."""
     from runtime.engine import client
 
     import docker
 
     try:
-        labels = client().images.get(image(language)).labels or {}
+        labels = client().images.get(image(language, suite)).labels or {}
     except docker.errors.ImageNotFound:
-        log(f"-----> No {language.title} stack on this server yet: building it once (`ponton stack:build`)")
-        return build(settings, language, log)
-    return labels.get(VERSION_LABEL) or build(settings, language, log)
+        log(f"-----> No {language.title} stack {image(language, suite)} on this server yet: building it once")
+        return build(settings, language, log, suite)
+    return labels.get(VERSION_LABEL) or build(settings, language, log, suite)
 
 
-def build(settings, language: Language, log: Callable[[str], None]) -> str:
+def build(settings, language: Language, log: Callable[[str], None], suite: str = SUITE) -> str:
     """(Re)build `language`'s stack from the base image, then label it with its runtime's version."""
     started = time.monotonic()
-    ensure_base(settings, log)
-    log(f"-----> Building the {language.title} stack {image(language)} from {settings.base_image}")
-    files = {"Dockerfile": render.stack_dockerfile(language.name, settings.base_image).encode(),
+    base_image = base(settings, suite)
+    ensure_base(base_image, suite, log)
+    stack = image(language, suite)
+    log(f"-----> Building the {language.title} stack {stack} from {base_image}")
+    files = {"Dockerfile": render.stack_dockerfile(language.name, base_image).encode(),
              "ca-certificates.crt": ca_bundle(settings)}
     with engine.context(files) as context:
-        engine.build(settings, context, image(language), log)
-    version = _ask_version(language)
-    labelled = f"FROM {image(language)}\nLABEL {VERSION_LABEL}={version}\n"
+        engine.build(settings, context, stack, log)
+    version = _ask_version(language, stack)
+    labelled = f"FROM {stack}\nLABEL {VERSION_LABEL}={version}\n"
     with engine.context({"Dockerfile": labelled.encode()}) as context:
-        engine.build(settings, context, image(language), lambda line: None)
+        engine.build(settings, context, stack, lambda line: None)
     log(f"-----> {language.title} stack ready: {language.title} {version} "
         f"({time.monotonic() - started:.1f} s)")
     return version
 
 
-def ensure_base(settings, log: Callable[[str], None]):
-    """Build ponton's own base image (debootstrap, builder/base-image.sh) when it is missing. Another base
-    (e.g. debian:trixie, where a registry is reachable) is pulled by the engine when a stack build needs it."""
+def ensure_base(base_image: str, suite: str, log: Callable[[str], None]):
+    """Build ponton's own base image of Debian `suite` (debootstrap, builder/base-image.sh) when it is missing.
+    Another base (e.g. debian:trixie, where a registry is reachable) is pulled by the engine when a stack build
+    needs it."""
     from runtime.engine import image_exists
 
-    if image_exists(settings.base_image) or not settings.base_image.startswith("ponton/"):
+    if image_exists(base_image) or not base_image.startswith("ponton/"):
         return
-    process = subprocess.Popen(["bash", str(BASE_SCRIPT), settings.base_image], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(["bash", str(BASE_SCRIPT), base_image], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env={**os.environ, "PONTON_DEBIAN_SUITE": suite})
     lines = []
     for line in process.stdout:
         lines.append(line.rstrip())
         log(lines[-1] if lines[-1].startswith("----->") else engine.INDENT + lines[-1])
     if process.wait() != 0:
-        raise BuildError(f"building the base image {settings.base_image} failed: {lines[-1] if lines else ''}")
+        raise BuildError(f"building the base image {base_image} failed: {lines[-1] if lines else ''}")
 
 
 def ca_bundle(settings) -> bytes:
@@ -81,10 +100,10 @@ def ca_bundle(settings) -> bytes:
         raise BuildError(f"cannot read the CA bundle {settings.ca_bundle} (setting ca_bundle): {e.strerror}") from None
 
 
-def _ask_version(language: Language) -> str:
+def _ask_version(language: Language, stack: str) -> str:
     from runtime.engine import client
 
-    output = client().containers.run(image(language), ["/bin/sh", "-c", f"{language.version_command} 2>&1"],
+    output = client().containers.run(stack, ["/bin/sh", "-c", f"{language.version_command} 2>&1"],
                                      remove=True, entrypoint=[]).decode(errors="replace")
     match = re.search(r"\d+\.\d+(\.\d+)?", output)
     if not match:

@@ -89,7 +89,24 @@ def test_a_version_pin_the_stack_lacks_names_the_version_it_has(sandbox, pusher)
     result = pusher.push(app)
     assert result.returncode != 0
     assert ".python-version asks for Python 3.9, but this server's Python stack has 3.13" in result.stderr
-    assert "versions available: 3.13" in result.stderr
+    assert "versions available: 3.13" in result.stderr and ", 3.11.2 (change the pin" in result.stderr
+
+
+def test_a_python_pin_of_bookworms_release_builds_on_the_bookworm_stack(sandbox, pusher):
+    """Python 3.11 is Debian bookworm's: the first push that pins it builds that stack (debootstrap of bookworm,
+    then its python3), later ones reuse it."""
+    app = sandbox.new_app_name()
+    pusher.checkout(APPS / "python-procfile")
+    (pusher.work / ".python-version").write_text("3.11\n")
+    (pusher.work / "web.py").write_text((pusher.work / "web.py").read_text().replace(
+        'body = f"python without requirements says hello', 'import sys\n        body = f"{sys.version.split()[0]} says hello'))
+    pusher.commit("pin python 3.11")
+    result = pusher.push(app)
+    assert result.returncode == 0, result.stderr
+    assert ".python-version asks for Python 3.11: building on the Debian bookworm stack" in result.stderr
+    assert "on ponton/stack-python:bookworm (Python 3.11." in result.stderr
+    status, body = sandbox.get(sandbox.host(app))
+    assert status == 200 and body.startswith(b"3.11."), body
 
 
 def _cached(output: str, instruction: str) -> bool:
