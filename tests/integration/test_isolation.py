@@ -2,8 +2,11 @@
 options, domains, and a memory limit the kernel enforces."""
 
 import http.server
+import io
 import json
 import subprocess
+import sys
+import tarfile
 import threading
 
 import pytest
@@ -199,3 +202,34 @@ def test_a_dockerfile_cannot_fetch_from_the_servers_network_nor_hide_behind_a_sy
     finally:
         secret.shutdown()
         secret.server_close()
+
+
+def test_a_build_is_capped_in_processes_and_cpu(tmp_path):
+    """A fork bomb in a build step stops at build_pids_limit (the engine counts the step under a holder
+    container's cgroup) and fails the build with one line saying so; the step runs under the build_cpus quota."""
+    box = Sandbox(tmp_path / "box", build_pids_limit=64, build_cpus=0.5)
+    try:
+        app = box.new_app_name()
+        dockerfile = ("FROM ponton/base:trixie\n"
+                      f"RUN echo {app} quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)\n"  # never from the cache
+                      "RUN for i in $(seq 200); do sleep 10 & done; wait\n"
+                      "RUN false\n").encode()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo("Dockerfile")
+            info.size = len(dockerfile)
+            tar.addfile(info, io.BytesIO(dockerfile))
+        result = subprocess.run([sys.executable, "-m", "ponton", "git:from-archive", app], env=box.env,
+                                input=archive.getvalue(), capture_output=True, timeout=600)
+        out, err = result.stdout.decode(), result.stderr.decode()
+        assert result.returncode != 0
+        assert "quota=50000" in out + err  # 0.5 of the 100000 µs period
+        [error] = [line for line in err.splitlines() if line.startswith("error:")]
+        assert "build failed at step 3/4" in error
+        assert "out of processes (the limit is 64, setting build_pids_limit)" in error, err
+        assert "Traceback" not in err
+        holders = subprocess.run(["docker", "ps", "-aq", "--filter", "label=ponton.build-holder"],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        assert holders == []  # each build's holder goes with it
+    finally:
+        box.close()
