@@ -199,3 +199,22 @@ def test_a_push_waits_for_a_build_slot_and_says_so(sandbox, pusher, echo_image):
             for f in held:
                 f.close()
             push.kill()
+
+
+def test_a_crafted_tree_is_refused_in_one_line(sandbox, pusher):
+    """git's receive-pack does not fsck what it receives: a tree with a `.git` entry (made with git mktree, as
+    no checkout would) reaches the export, which refuses it in one line, with nothing deployed."""
+    app = sandbox.new_app_name()
+    pusher.checkout(APPS / "echo")
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=pusher.work, input="x\n", text=True,
+                          capture_output=True, check=True).stdout.strip()
+    listing = pusher.git("ls-tree", "HEAD").stdout + f"100644 blob {blob}\t.git\n"
+    tree = subprocess.run(["git", "mktree"], cwd=pusher.work, input=listing, text=True, capture_output=True,
+                          check=True).stdout.strip()
+    crafted = pusher.git("commit-tree", tree, "-p", "HEAD", "-m", "a .git entry").stdout.strip()
+    result = pusher.git("push", sandbox.remote(app), f"{crafted}:refs/heads/main")
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "error:" in line and "remote:" in line]
+    assert errors and "the pushed tree has a path that is not written out: '.git'" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert pusher.server_branch(app) == ""
