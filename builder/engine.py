@@ -144,11 +144,15 @@ def process_limit(settings):
 
     client = docker.from_env()
     try:
-        info = client.info()
+        try:
+            info = client.info()
+        except docker.errors.DockerException as e:
+            raise BuildError(f"cannot reach the engine: {e}") from None
         if settings.build_pids_limit <= 0 or info.get("CgroupDriver") != "cgroupfs" or \
                 str(info.get("CgroupVersion", "1")) != "1":
             yield ""
             return
+        holder = None
         try:
             holder = client.containers.run(
                 settings.base_image, ["sleep", str(int(settings.build_timeout) + 300)],  # ends by itself, too
@@ -156,12 +160,16 @@ def process_limit(settings):
                 pids_limit=settings.build_pids_limit, cap_drop=["ALL"], read_only=True,
                 security_opt=["no-new-privileges"], labels={"ponton.build-holder": "1"},
             )
+            holder.reload()
         except docker.errors.DockerException as e:
+            if holder is not None:
+                with contextlib.suppress(docker.errors.DockerException):
+                    holder.remove(force=True)
             raise BuildError(f"cannot start the build's process limit holder from {settings.base_image} "
                              f"(setting base_image): {getattr(e, 'explanation', None) or e}") from None
         try:
-            holder.reload()
-            yield _pids_cgroup(holder.attrs["State"]["Pid"]) or f"/docker/{holder.id}"
+            cgroup = _pids_cgroup(holder.attrs["State"]["Pid"])
+            yield cgroup if cgroup and cgroup.endswith(holder.id) else f"/docker/{holder.id}"
         finally:
             with contextlib.suppress(docker.errors.DockerException):
                 holder.remove(force=True)
