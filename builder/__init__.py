@@ -32,7 +32,7 @@ def build(settings, source_dir: Path, image: str, log: Callable[[str], None]) ->
     language, marker = languages.detect(source_dir)
     if not language.has_stack:
         log(f"-----> {marker} found: building it as it is")
-        sources.check((source_dir / "Dockerfile").read_text(errors="replace"), image)  # never on another app's
+        sources.check(sources.read(source_dir), image)  # never on another app's image, never a remote ADD
         with engine.context({}, source_dir) as context:
             progress = engine.build(settings, context, image, log)
         return _done(image, language, None, progress, started, log)

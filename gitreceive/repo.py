@@ -65,7 +65,7 @@ def remove(state_dir: Path, app: str):
 
 def export(repo_path: Path, sha: str, dest: Path):
     """Write the tree of commit `sha` into `dest`, reading objects still in git's push quarantine too."""
-    from dulwich.index import build_index_from_tree
+    from dulwich.index import InvalidPathError, build_index_from_tree
     from dulwich.object_store import DiskObjectStore, OverlayObjectStore
     from dulwich.repo import Repo
 
@@ -80,4 +80,16 @@ def export(repo_path: Path, sha: str, dest: Path):
     except KeyError:
         raise InvalidInput(f"commit {sha} is not in the pushed objects") from None
     with tempfile.TemporaryDirectory() as scratch:
-        build_index_from_tree(str(dest), os.path.join(scratch, "index"), store, commit.tree)
+        try:
+            build_index_from_tree(str(dest), os.path.join(scratch, "index"), store, commit.tree)
+        except InvalidPathError as e:  # git's receive-pack does not fsck: a crafted tree gets this far
+            raise InvalidInput(f"the pushed tree has a path that is not written out: {_shown(e.path)} (a .git or "
+                               "a .. component, a symlinked .gitmodules, or a path through a symlink)") from None
+        except KeyError as e:
+            raise InvalidInput(f"the pushed tree refers to an object that is not in the push: {e}") from None
+        except (OSError, ValueError, AssertionError) as e:  # two entries of one name, a name too long, ...
+            raise InvalidInput(f"cannot write out the pushed tree: {' '.join(str(e).split())}") from None
+
+
+def _shown(path: bytes) -> str:
+    return repr(path.decode("utf-8", "replace"))[:200]

@@ -24,12 +24,16 @@ class Settings:
     nginx_log_dir: Path = Path("/var/log/ponton/nginx")  # one JSON access log per app
     # Builds from source (docs/builder.md). The stack images are built FROM base_image: ponton's debootstrap of
     # Debian trixie by default; where a registry is reachable, e.g. debian:trixie. Every templated build trusts
-    # ca_bundle (for TLS-intercepting proxies). A build gets build_memory (a size: 512m, 2g) and build_timeout
-    # seconds, so that a runaway build cannot take the server down.
+    # ca_bundle (for TLS-intercepting proxies). A build gets build_memory (a size: 512m, 2g), build_cpus cores,
+    # build_pids_limit processes and build_timeout seconds, so that a runaway build cannot take the server down;
+    # at most max_concurrent_builds run at once (others wait for a slot). 0 CPUs or pids: no limit.
     base_image: str = "ponton/base:trixie"
     ca_bundle: Path = Path("/etc/ssl/certs/ca-certificates.crt")
     build_memory: str = "2g"
+    build_cpus: float = 1.0
+    build_pids_limit: int = 4096
     build_timeout: float = 900.0
+    max_concurrent_builds: int = 2
     # Loopback ports for web instances, "LOW-HIGH"; fixed per container so restarts never shuffle routing.
     port_range: str = "20000-29999"
     # The file sshd reads for the ponton user's keys; ponton renders it from its state (ssh-keys:add).

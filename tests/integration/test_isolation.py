@@ -1,8 +1,13 @@
 """Isolation between tenants, from the engine's own view (no traffic but to 127.0.0.1): networks, security
 options, domains, and a memory limit the kernel enforces."""
 
+import http.server
+import io
 import json
 import subprocess
+import sys
+import tarfile
+import threading
 
 import pytest
 
@@ -171,6 +176,70 @@ def test_a_dockerfile_cannot_build_on_another_apps_image(sandbox, tmp_path):
         (bob.work / "Dockerfile").write_text(line + "\nRUN cat /app/app.py\n")
         bob.commit(line)
         refused = bob.push(his)
-        assert refused.returncode != 0 and "is an image of another app" in refused.stderr, refused.stderr
+        assert refused.returncode != 0 and "this image is not allowed here" in refused.stderr, refused.stderr
         assert "Step 1/" not in refused.stderr  # refused before anything was built
     assert containers(his) == [] and bob.server_branch(his) == ""
+
+
+def test_a_dockerfile_cannot_fetch_from_the_servers_network_nor_hide_behind_a_symlink(sandbox, pusher):
+    """ADD of a URL runs in the engine, on the host's network: it could read 127.0.0.1 (here a listener standing
+    for the metrics endpoint). A symlinked Dockerfile is read by the host, but resolved by the engine in the
+    context: the check would read another file than the one built."""
+    secret = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=secret.serve_forever, daemon=True)
+    thread.start()
+    try:
+        app = sandbox.new_app_name()
+        pusher.checkout(APPS / "echo")
+        dockerfile = pusher.work / "Dockerfile"
+        original = dockerfile.read_text()
+        dockerfile.write_text(original + f"ADD http://127.0.0.1:{secret.server_port}/ /stolen\n")
+        pusher.commit("fetch from the host")
+        refused = pusher.push(app)
+        assert refused.returncode != 0 and "ADD from a URL or a variable is not allowed" in refused.stderr, \
+            refused.stderr
+        assert "Step 1/" not in refused.stderr
+
+        (pusher.work / "build").mkdir()
+        (pusher.work / "build" / "Dockerfile").write_text(original)
+        dockerfile.unlink()
+        dockerfile.symlink_to("build/Dockerfile")
+        pusher.commit("a symlinked Dockerfile")
+        refused = pusher.push(app)
+        assert refused.returncode != 0 and "Dockerfile is a symbolic link" in refused.stderr, refused.stderr
+        assert "Step 1/" not in refused.stderr
+        assert containers(app) == [] and pusher.server_branch(app) == ""
+    finally:
+        secret.shutdown()
+        secret.server_close()
+
+
+def test_a_build_is_capped_in_processes_and_cpu(tmp_path):
+    """A fork bomb in a build step stops at build_pids_limit (the engine counts the step under a holder
+    container's cgroup) and fails the build with one line saying so; the step runs under the build_cpus quota."""
+    box = Sandbox(tmp_path / "box", build_pids_limit=64, build_cpus=0.5)
+    try:
+        app = box.new_app_name()
+        dockerfile = ("FROM ponton/base:trixie\n"
+                      f"RUN echo {app} quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)\n"  # never from the cache
+                      "RUN for i in $(seq 200); do sleep 10 & done; wait\n"
+                      "RUN false\n").encode()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo("Dockerfile")
+            info.size = len(dockerfile)
+            tar.addfile(info, io.BytesIO(dockerfile))
+        result = subprocess.run([sys.executable, "-m", "ponton", "git:from-archive", app], env=box.env,
+                                input=archive.getvalue(), capture_output=True, timeout=600)
+        out, err = result.stdout.decode(), result.stderr.decode()
+        assert result.returncode != 0
+        assert "quota=50000" in out + err  # 0.5 of the 100000 µs period
+        [error] = [line for line in err.splitlines() if line.startswith("error:")]
+        assert "build failed at step 3/4" in error
+        assert "out of processes (the limit is 64, setting build_pids_limit)" in error, err
+        assert "Traceback" not in err
+        holders = subprocess.run(["docker", "ps", "-aq", "--filter", "label=ponton.build-holder"],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        assert holders == []  # each build's holder goes with it
+    finally:
+        box.close()

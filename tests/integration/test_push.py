@@ -1,5 +1,6 @@
 """git push over a real sshd with the real git client: deploys, failures, refusals, clone."""
 
+import fcntl
 import json
 import subprocess
 from pathlib import Path
@@ -166,3 +167,54 @@ def test_rebuild_builds_the_deployed_commit_again(sandbox, pusher, pushed):
     assert [(r["version"], r["source"], r["status"]) for r in releases] == [
         ("v2", sha, "current"), ("v1", sha, "succeeded")]
     assert sandbox.get(sandbox.host(app))[1].startswith(b"hello from ")
+
+
+def test_a_push_waits_for_a_build_slot_and_says_so(sandbox, pusher, echo_image):
+    """Every build slot taken (here by this test holding both lock files, as two builds in other processes would):
+    the push says it waits, builds nothing meanwhile, and deploys once a slot frees."""
+    slots = sandbox.root / "state" / "build-slots"  # the sandbox's state_dir
+    slots.mkdir(parents=True, exist_ok=True)
+    held = [open(slots / f"{i}.lock", "a") for i in range(2)]  # max_concurrent_builds: 2, the default
+    for f in held:
+        fcntl.flock(f, fcntl.LOCK_EX)
+    app = sandbox.new_app_name()
+    pusher.checkout(APPS / "echo")
+    with subprocess.Popen(["git", "push", sandbox.remote(app), "main"], cwd=pusher.work, env=pusher.env,
+                          stderr=subprocess.PIPE, text=True) as push:
+        try:
+            seen = []
+            for line in push.stderr:
+                seen.append(line)
+                if "waiting for a build slot" in line:
+                    break
+            assert "remote: -----> waiting for a build slot (at most 2 at a time, setting max_concurrent_builds)" \
+                in "".join(seen), "".join(seen)
+            assert not any("Step 1/" in line for line in seen)
+            for f in held:
+                f.close()  # the slots free
+            rest = push.stderr.read()
+            assert push.wait(600) == 0, rest
+            assert "Step 1/" in rest and "deployed: http://" in rest
+        finally:
+            for f in held:
+                f.close()
+            push.kill()
+
+
+def test_a_crafted_tree_is_refused_in_one_line(sandbox, pusher):
+    """git's receive-pack does not fsck what it receives: a tree with a `.git` entry (made with git mktree, as
+    no checkout would) reaches the export, which refuses it in one line, with nothing deployed."""
+    app = sandbox.new_app_name()
+    pusher.checkout(APPS / "echo")
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=pusher.work, input="x\n", text=True,
+                          capture_output=True, check=True).stdout.strip()
+    listing = pusher.git("ls-tree", "HEAD").stdout + f"100644 blob {blob}\t.git\n"
+    tree = subprocess.run(["git", "mktree"], cwd=pusher.work, input=listing, text=True, capture_output=True,
+                          check=True).stdout.strip()
+    crafted = pusher.git("commit-tree", tree, "-p", "HEAD", "-m", "a .git entry").stdout.strip()
+    result = pusher.git("push", sandbox.remote(app), f"{crafted}:refs/heads/main")
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "error:" in line and "remote:" in line]
+    assert errors and "the pushed tree has a path that is not written out: '.git'" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert pusher.server_branch(app) == ""

@@ -1,9 +1,13 @@
 """The builder's pure parts: detection order, version pins, template rendering, reading the build output."""
 
+import multiprocessing
+import threading
+
 import pytest
 
 from builder import engine, languages, pins, render
 from ponton.errors import BuildError
+from ponton.settings import Settings
 
 
 @pytest.mark.parametrize("files, expected", [
@@ -153,7 +157,58 @@ def test_build_output_tracks_steps_cache_and_the_failing_output():
                  "make: *** [all] Error 2", "Removing intermediate container 123"]:
         progress.line(line)
     assert progress.cached == ["RUN pip install -r requirements.txt"]
-    message = engine._failure("The command '/bin/sh -c make' returned a non-zero code: 2", progress, "2g")
+    limits = Settings(build_memory="2g", build_pids_limit=300)
+    message = engine._failure("The command '/bin/sh -c make' returned a non-zero code: 2", progress, limits)
     assert message == "build failed at step 3/3 (RUN make): exit code 2: compiling | make: *** [all] Error 2"
-    oom = engine._failure("The command '/bin/sh -c make' returned a non-zero code: 137", progress, "2g")
+    oom = engine._failure("The command '/bin/sh -c make' returned a non-zero code: 137", progress, limits)
     assert "out of memory (the limit is 2g, setting build_memory)" in oom
+    progress.line("/bin/sh: 0: Cannot fork")
+    forks = engine._failure("The command '/bin/sh -c make' returned a non-zero code: 2", progress, limits)
+    assert "exit code 2: out of processes (the limit is 300, setting build_pids_limit)" in forks
+
+
+def test_cpu_limit_and_cgroup_parent_go_into_the_build_request():
+    assert engine._limits(Settings(build_cpus=1.5), "/docker/abc") == {
+        "cpuperiod": 100_000, "cpuquota": 150_000, "cgroupparent": "/docker/abc"}
+    assert engine._limits(Settings(build_cpus=0), "") == {}
+    with pytest.raises(BuildError, match="setting build_cpus"):
+        engine._limits(Settings(build_cpus=-1), "")
+
+
+def _hold_a_slot(state_dir, holding, release):
+    with engine.build_slot(Settings(state_dir=state_dir, max_concurrent_builds=1), lambda line: None):
+        holding.set()
+        release.wait(30)
+
+
+def test_builds_wait_for_a_free_slot_across_processes(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    holding, release = context.Event(), context.Event()
+    other = context.Process(target=_hold_a_slot, args=(tmp_path, holding, release))
+    other.start()
+    try:
+        assert holding.wait(30)
+        said, entered = [], threading.Event()
+
+        def second():
+            with engine.build_slot(Settings(state_dir=tmp_path, max_concurrent_builds=1), said.append):
+                entered.set()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        # It must say it waits, and must not enter while the other process holds the only slot.
+        assert not entered.wait(1.0)
+        assert said == ["-----> waiting for a build slot (at most 1 at a time, setting max_concurrent_builds)"]
+        release.set()
+        assert entered.wait(30)
+        thread.join(30)
+    finally:
+        release.set()
+        other.join(30)
+
+
+def test_two_slots_let_two_builds_run(tmp_path):
+    limits = Settings(state_dir=tmp_path, max_concurrent_builds=2)
+    said = []
+    with engine.build_slot(limits, said.append), engine.build_slot(limits, said.append):
+        assert said == []
