@@ -77,9 +77,19 @@ def context(files: dict[str, bytes], source_dir: Path | None = None, prefix: str
             tar.addfile(info, io.BytesIO(data))
         if source_dir is not None:
             for path in sorted(exclude_paths(str(source_dir), _dockerignore(source_dir))):
-                tar.add(source_dir / path, arcname=prefix + path, recursive=False)
+                tar.add(source_dir / path, arcname=prefix + path, recursive=False, filter=_as_git_records)
     archive.seek(0)
     return archive
+
+
+def _as_git_records(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """A source file's mode as git records it, 0644 or 0755, whatever the umask of the export (ponton's is 077:
+    the image's own users, nginx's in a static site, must read the app's files)."""
+    if info.isdir() or (info.isfile() and info.mode & 0o100):
+        info.mode = 0o755
+    elif info.isfile():
+        info.mode = 0o644
+    return info
 
 
 def _dockerignore(source_dir: Path) -> list[str]:

@@ -212,3 +212,17 @@ def test_two_slots_let_two_builds_run(tmp_path):
     said = []
     with engine.build_slot(limits, said.append), engine.build_slot(limits, said.append):
         assert said == []
+
+
+def test_the_context_has_the_modes_git_records_whatever_the_exports_umask(tmp_path):
+    """ponton exports a push with umask 077; the image's own users (nginx's, in a static site) must read it."""
+    import tarfile
+
+    (tmp_path / "bin").mkdir(mode=0o700)
+    (tmp_path / "index.html").write_text("hi")
+    (tmp_path / "index.html").chmod(0o600)
+    (tmp_path / "bin" / "run").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "run").chmod(0o700)
+    with engine.context({}, tmp_path, prefix="app/") as archive, tarfile.open(fileobj=archive) as tar:
+        modes = {member.name: member.mode for member in tar.getmembers()}
+    assert modes == {"app/bin": 0o755, "app/index.html": 0o644, "app/bin/run": 0o755}
