@@ -189,6 +189,11 @@ class State:
 
     @contextlib.contextmanager
     def transaction(self):
+        """One transaction, holding the database's write lock from its start (so what it reads stays true until it
+        commits). Inside another, it is part of that one, which commits or rolls back all of it."""
+        if self.db.in_transaction:
+            yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db

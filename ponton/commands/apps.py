@@ -19,8 +19,7 @@ def create(p, app):
 
 def create_app(p, app: str):
     """Create `app`, owned by the user who asks (within their quota); on the server itself, by no one."""
-    quota.check_new_app(p, p.remote_user)
-    p.state.create_app(app, owner=p.remote_user)
+    quota.create_app(p, app, p.remote_user)
     p.event(app, "create", f"created {app}")
 
 

@@ -179,6 +179,26 @@ def test_quota_refuses_the_app_over_it(sandbox, tmp_path):
     assert bob.ssh("apps:create", third).returncode == 0
 
 
+def test_parallel_creates_never_pass_the_quota_together(sandbox, tmp_path):
+    """The quota is counted and the app inserted in one transaction: 8 creates at once with room for one."""
+    sandbox.start_sshd()
+    sandbox.run("ssh-keys:add", "root-admin", input=sandbox.new_key("root-admin").with_suffix(".pub").read_text())
+    bob = Pusher(sandbox, tmp_path, "bob", role="user")
+    sandbox.run("quota:set", "bob", "apps=1")
+    names = [sandbox.new_app_name() for _ in range(8)]
+    creates = [subprocess.Popen([*bob.env["SSH_COMMAND"].split(), "root@127.0.0.1", "apps:create", name],
+                                env=bob.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for name in names]
+    results = [(create.wait(timeout=120), *create.communicate()) for create in creates]
+    assert sorted(code for code, _, _ in results) == [0] + [7] * 7, results
+    for code, _, stderr in results:
+        if code:
+            assert "at most 1 apps" in denied(subprocess.CompletedProcess([], code, "", stderr))
+    owned = [name for name in json.loads(sandbox.run("apps:list", "--format", "json").stdout) if name in names]
+    assert len(owned) == 1
+    assert json.loads(bob.ssh("quota:report", "--format", "json").stdout)[0]["apps"] == 1
+
+
 def test_quota_refuses_instances_over_it(sandbox, tmp_path, echo_image):
     sandbox.start_sshd()
     sandbox.run("ssh-keys:add", "root-admin", input=sandbox.new_key("root-admin").with_suffix(".pub").read_text())
