@@ -6,10 +6,14 @@ a server-wide command. Every denial is one clear line, changes nothing, and is i
 import json
 import re
 import subprocess
+import tarfile
+import threading
 
 import pytest
 
-from tests.integration.conftest import APPS, Pusher, containers
+from ponton.lock import app_lock
+from ponton.state import State
+from tests.integration.conftest import APPS, Pusher, containers, eventually
 
 
 def snapshot(sandbox, app: str) -> dict:
@@ -128,6 +132,73 @@ def test_bob_can_do_nothing_with_alices_app_until_she_grants_access(sandbox, tea
     denied(bob.ssh("config:show", app))
     assert alice.ssh("apps:destroy", app, "--force").returncode == 0
     assert containers(app) == []
+
+
+class Stderr:
+    """Collects a running process's stderr; `wait_for` returns once a line holding `text` came (bounded)."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process, self.lines, self.changed = process, [], threading.Condition()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.process.stderr:
+            with self.changed:
+                self.lines.append(line.rstrip("\n"))
+                self.changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 60):
+        with self.changed:
+            assert self.changed.wait_for(lambda: any(text in line for line in self.lines), timeout), self.lines
+
+    def finish(self, timeout: float = 600) -> tuple[int, list[str]]:
+        code = self.process.wait(timeout=timeout)
+        self.thread.join(timeout=10)
+        self.process.stderr.close()
+        return code, self.lines
+
+
+@pytest.mark.parametrize("how", ["git:from-archive", "git push"])
+def test_no_one_deploys_into_an_app_another_user_creates_while_he_waits(sandbox, tmp_path, how):
+    """bob asks to deploy to an app that does not exist yet; while his request waits for the app's lock, alice
+    creates the app. Access is checked again once he holds the lock: her app is not his."""
+    sandbox.start_sshd()
+    sandbox.run("ssh-keys:add", "root-admin", input=sandbox.new_key("root-admin").with_suffix(".pub").read_text())
+    alice = Pusher(sandbox, tmp_path, "alice", role="user")
+    bob = Pusher(sandbox, tmp_path, "bob", role="user")
+    bob.checkout(APPS / "echo")
+    app = sandbox.new_app_name()
+    state_dir = sandbox.root / "state"
+    with app_lock(state_dir, app):  # the test holds the app's lock: bob's request waits for it
+        if how == "git push":
+            command = ["git", "push", sandbox.remote(app), "main"]
+            stdin = subprocess.DEVNULL
+        else:
+            command = [*bob.env["SSH_COMMAND"].split(), "root@127.0.0.1", "git:from-archive", app]
+            with tarfile.open(tmp_path / "app.tar", mode="w") as tar:
+                tar.add(APPS / "echo", arcname=".")
+            stdin = open(tmp_path / "app.tar", "rb")
+        his = Stderr(subprocess.Popen(command, cwd=bob.work, env=bob.env, stdin=stdin, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True))
+        if stdin is not subprocess.DEVNULL:
+            stdin.close()  # the child has its own
+        his.wait_for(f"waiting for lock on app {app}")
+        hers = Stderr(subprocess.Popen([*alice.env["SSH_COMMAND"].split(), "root@127.0.0.1", "apps:create", app],
+                                       env=alice.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, text=True))
+        eventually(lambda: State(state_dir).app_exists(app), 60, f"alice's {app}")
+    code, lines = his.finish()
+    assert hers.finish()[0] == 0
+    refused = [line for line in lines if "waiting for lock" not in line]
+    if how == "git push":  # what git adds to a refused push
+        refused = [line for line in refused if line.startswith("error: ")]
+    assert code != 0 and len(refused) == 1, lines
+    assert "access denied" in refused[0] and "user bob has no access" in refused[0], lines
+    info = json.loads(sandbox.run("apps:info", app, "--format", "json").stdout)
+    assert info["owner"] == "alice" and info["release"] is None, info
+    assert containers(app) == []
+    assert any("bob" in e["message"] for e in denials(sandbox, app))
 
 
 def test_bob_never_runs_admin_commands(sandbox, team):
