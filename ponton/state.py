@@ -477,6 +477,13 @@ class State:
             )
         return self.release(name, version)
 
+    def rename_images(self, name: str, images: dict[str, str]):
+        """Give the releases of app `name` that name an image of `images` its new name (after apps:rename)."""
+        with self.transaction() as db:
+            app_id = self.app_id(name)
+            db.executemany("UPDATE releases SET image = ? WHERE app_id = ? AND image = ?",
+                           [(new, app_id, old) for old, new in images.items()])
+
     def set_release_status(self, name: str, version: int, status: str):
         with self.transaction() as db:
             db.execute(

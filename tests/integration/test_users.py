@@ -3,9 +3,12 @@
 alice owns an app; bob (role user) may neither see nor touch it until alice grants him access, and may never run
 a server-wide command. Every denial is one clear line, changes nothing, and is in the app's events."""
 
+import io
 import json
 import re
+import shutil
 import subprocess
+import sys
 import tarfile
 import threading
 
@@ -13,6 +16,7 @@ import pytest
 
 from ponton.lock import app_lock
 from ponton.state import State
+from ponton.testing import CertificateAuthority
 from tests.integration.conftest import APPS, Pusher, containers, eventually
 
 
@@ -285,3 +289,73 @@ def test_quota_refuses_instances_over_it(sandbox, tmp_path, echo_image):
     assert json.loads(sandbox.run("ps:report", app, "--format", "json").stdout)[-1]["instance"] == "web.2"
     assert bob.ssh("ps:scale", app, "web=1").returncode == 0  # going down is always allowed
     assert any("quota" in e["message"] for e in denials(sandbox, app))
+
+
+def add_certificate(sandbox, app: str, ca: CertificateAuthority):
+    """certs:add with a tarball of server.crt and server.key on stdin."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for name, path in zip(("server.crt", "server.key"), ca.issue(sandbox.host(app))):
+            tar.add(path, arcname=name)
+    result = subprocess.run([sys.executable, "-m", "ponton", "certs:add", app],
+                            env=sandbox.env, input=archive.getvalue(), capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def images(app: str) -> list[str]:
+    out = subprocess.run(["docker", "images", f"ponton/app-{app}", "--format", "{{.Repository}}:{{.Tag}}"],
+                         capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+def leftovers(sandbox, app: str) -> list[str]:
+    """What is on disk under the app's name: its repository, certificate directory, access logs."""
+    state, logs = sandbox.root / "state", sandbox.root / "nginx" / "logs"
+    found = [state / "repos" / f"{app}.git", state / "tls" / app, *logs.glob(f"{app}.access.log*")]
+    return [str(path) for path in found if path.exists()]
+
+
+def test_a_name_used_again_inherits_nothing_of_the_app_that_had_it(sandbox, tmp_path):
+    """alice destroys one app and renames another; bob then creates apps of those names, and one of a name that
+    a crash left files under: he gets none of her repository, certificate, access log or images."""
+    sandbox.start_sshd()
+    sandbox.run("ssh-keys:add", "root-admin", input=sandbox.new_key("root-admin").with_suffix(".pub").read_text())
+    alice = Pusher(sandbox, tmp_path, "alice", role="user")
+    bob = Pusher(sandbox, tmp_path, "bob", role="user")
+    alice.checkout(APPS / "echo")
+    ca = CertificateAuthority(tmp_path / "ca")
+    gone, moved, renamed, crashed = (sandbox.new_app_name() for _ in range(4))
+    for app in (gone, moved):
+        pushed = alice.push(app)
+        assert pushed.returncode == 0, pushed.stderr
+        assert sandbox.get(sandbox.host(app), "/alice-was-here")[0] == 200  # a line in its access log
+        add_certificate(sandbox, app, ca)
+        assert images(app) and len(leftovers(sandbox, app)) == 3
+    logs = sandbox.root / "nginx" / "logs"
+    (logs / f"{gone}.access.log").rename(logs / f"{gone}.access.log.1")  # as logrotate does
+    sha = alice.git("rev-parse", "HEAD").stdout.strip()
+    assert alice.ssh("apps:destroy", gone, "--force").returncode == 0
+    assert leftovers(sandbox, gone) == [] and images(gone) == []
+    assert alice.ssh("apps:rename", moved, renamed).returncode == 0
+    # What a crash left under a name (a rename cut short): a repository, a certificate, a log.
+    state = sandbox.root / "state"
+    shutil.copytree(state / "repos" / f"{renamed}.git", state / "repos" / f"{crashed}.git")
+    shutil.copytree(state / "tls" / renamed, state / "tls" / crashed)
+    shutil.copy(logs / f"{renamed}.access.log", logs / f"{crashed}.access.log")
+
+    for app in (gone, moved, crashed):
+        assert bob.ssh("apps:create", app).returncode == 0
+        assert leftovers(sandbox, app) == [] and images(app) == [], app
+        assert bob.git("ls-remote", sandbox.remote(app), cwd=tmp_path).stdout == ""
+        assert bob.ssh("logs", app, "--proxy", "-n", "100").stdout == ""
+        assert "has no certificate" in bob.ssh("certs:report", app).stdout
+        assert json.loads(bob.ssh("metrics", app, "--format", "json").stdout)["total"]["requests"] == 0
+
+    # The renamed app took all of it along.
+    assert alice.server_branch(renamed) == sha
+    assert "alice-was-here" in alice.ssh("logs", renamed, "--proxy", "-n", "100").stdout
+    assert json.loads(alice.ssh("certs:report", renamed, "--format", "json").stdout)["names"] == [sandbox.host(moved)]
+    [running] = {c["Config"]["Image"] for c in json.loads(subprocess.run(
+        ["docker", "inspect", *containers(renamed)], capture_output=True, text=True, check=True).stdout)}
+    assert running in images(renamed)  # its images carry its new name
+    assert sandbox.get(sandbox.host(renamed))[0] == 301  # to HTTPS: it is served with its certificate
