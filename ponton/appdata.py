@@ -35,7 +35,9 @@ def remove(p, app: str, images: set[str] = frozenset()):
     from runtime import engine
 
     deploy.remove_runtime(p, app)
-    engine.remove_images(set(images) | set(engine.image_tags(image_repository(app))))
+    # Not one another app's releases name: an app renamed by an older ponton kept its images' old names.
+    others = p.state.release_images() - set(images)
+    engine.remove_images(set(images) | (set(engine.image_tags(image_repository(app))) - others))
     for path in files(p.settings, app):
         if path.is_dir():
             shutil.rmtree(path)

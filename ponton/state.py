@@ -477,6 +477,10 @@ class State:
             )
         return self.release(name, version)
 
+    def release_images(self) -> set[str]:
+        """The images the releases of every app name."""
+        return {row["image"] for row in self.db.execute("SELECT DISTINCT image FROM releases")}
+
     def rename_images(self, name: str, images: dict[str, str]):
         """Give the releases of app `name` that name an image of `images` its new name (after apps:rename)."""
         with self.transaction() as db:
