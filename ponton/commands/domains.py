@@ -36,7 +36,9 @@ def _check_free(p, app: str, domain: str):
 @pass_ponton
 def remove(p, app, domain):
     """Stop serving APP at DOMAIN."""
-    domain = validate.domain(domain)
+    domain = domain.lower()
+    if domain not in p.state.domains(app):  # one added before a rule refused it (an IP address) can still go
+        domain = validate.domain(domain)
     with p.locked(app):
         p.state.remove_domain(app, domain)
         deploy.reroute(p, app)

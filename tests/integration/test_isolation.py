@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from ponton.state import State
 from ponton.testing import Sandbox
 from runtime.spec import CAPABILITIES
 from tests.integration.conftest import APPS, Pusher, containers, eventually
@@ -106,6 +107,14 @@ def test_no_tenant_claims_the_servers_address_or_the_global_domain(sandbox, tmp_
     assert (sandbox.get("127.0.0.1"), sandbox.get(sandbox.domain)) == before
     assert sandbox.get(f"{other}.{sandbox.domain}")[0] == 200
     assert sandbox.run("domains:add", his, "www.bob.example").returncode == 0  # a name of his own is fine
+
+    # One an older ponton let him add still goes away.
+    state = State(sandbox.root / "state")
+    state.add_domain(his, "127.0.0.1")
+    state.db.close()
+    assert bob.ssh("domains:remove", his, "127.0.0.1").returncode == 0
+    assert json.loads(sandbox.run("domains:report", his, "--format", "json").stdout) == [
+        f"{his}.{sandbox.domain}", "www.bob.example"]
 
 
 def test_instance_over_its_memory_limit_is_killed_restarted_and_reported(sandbox, deployed, watchdog):
