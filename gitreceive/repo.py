@@ -8,7 +8,6 @@ only after it returns, so it could neither read the pushed tree nor stream the b
 """
 
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -52,15 +51,6 @@ def point_head(state_dir: Path, app: str, ref: str):
     from dulwich.repo import Repo
 
     Repo(str(path(state_dir, app))).refs.set_symbolic_ref(b"HEAD", ref.encode())
-
-
-def rename(state_dir: Path, old: str, new: str):
-    if path(state_dir, old).exists():
-        path(state_dir, old).rename(path(state_dir, new))
-
-
-def remove(state_dir: Path, app: str):
-    shutil.rmtree(path(state_dir, app), ignore_errors=True)
 
 
 def export(repo_path: Path, sha: str, dest: Path):

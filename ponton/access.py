@@ -1,17 +1,18 @@
 """Who may do what. Two roles: `admin` (everything, server-wide commands included) and `user` (the apps they own,
 having created them, and the apps granted to them with acl:add).
 
-Every request is checked here, once, before it runs: the CLI wraps the callback of every command it registers,
-built-in or plugin (`guard`), and ssh-command checks a push or a clone the same way (`check`). A denied request
-raises AccessDenied before anything changed, and is recorded in the app's events. Someone on the server itself
-(no PONTON_USER: root, the services) is an admin.
+Every request is checked here before it runs: the CLI wraps the callback of every command it registers,
+built-in or plugin (`guard`), and ssh-command checks a push or a clone the same way (`check`). It is checked again
+when the command holds the app's lock (Ponton.locked), since the app may have changed while it waited: created by
+another user, renamed, its access revoked. A denied request raises AccessDenied before anything changed, and is
+recorded in the app's events. Someone on the server itself (no PONTON_USER: root, the services) is an admin.
 """
 
 import functools
 
 import click
 
-from ponton.errors import AccessDenied
+from ponton.errors import AccessDenied, NotFound
 
 ADMIN, USER = "admin", "user"
 ROLES = (ADMIN, USER)
@@ -28,6 +29,9 @@ ADMIN_ONLY = {"resource:limit", "resource:reserve", "git:from-image", "ports:add
 # Any other command needs access to the app its APP argument names, and without one it is for admins: a command
 # added later (by a plugin too) is safe until someone decides otherwise.
 APP_PARAMS = ("app", "old")  # apps:rename OLD NEW acts on OLD
+# These create the app they name if it does not exist (for the user who asks): the only ones a user may run on an
+# app that does not exist. Any other would find, by the time it reads the app, one someone else created meanwhile.
+CREATES = {"git:from-archive", "git:from-image", "git-receive-pack"}
 
 
 def guard(command: click.Command) -> click.Command:
@@ -40,7 +44,9 @@ def guard(command: click.Command) -> click.Command:
     def guarded(*args, **params):
         from ponton.context import Ponton
 
-        check(click.get_current_context().ensure_object(Ponton), command.name, params)
+        p = click.get_current_context().ensure_object(Ponton)
+        p.request = (command.name, params)  # Ponton.locked checks it again once it holds the app's lock
+        check(p, command.name, params)
         return callback(*args, **params)
 
     guarded.ponton_guarded = True
@@ -59,7 +65,9 @@ def check(p, command: str, params: dict):
     if app is None or command in ADMIN_ONLY:
         deny(p, app, f"{command} is for admins only")
     if not p.state.app_exists(app):
-        return  # the command itself says so, or (a push) creates the app for this user
+        if command in CREATES:
+            return  # it creates the app for this user, under the app's lock, where it is checked again
+        raise NotFound(f"app {app} does not exist")
     if command in OWNER_ONLY:
         if p.state.app(app)["owner"] != user:
             deny(p, app, f"only the owner of app {app} or an admin may run {command} (user {user})")

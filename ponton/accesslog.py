@@ -26,6 +26,11 @@ def path(settings, app: str) -> Path:
     return settings.nginx_log_dir / f"{app}.access.log"
 
 
+def files(settings, app: str) -> list[Path]:
+    """The app's access log and the copies logrotate made of it (APP.access.log.1, APP.access.log.2.gz, ...)."""
+    return sorted(settings.nginx_log_dir.glob(f"{path(settings, app).name}*"))
+
+
 def parse(line: bytes) -> Request | None:
     """One log line as a Request; None for a line that is not one (cut short, or written by something else)."""
     try:

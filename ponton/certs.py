@@ -181,10 +181,3 @@ def install(p, app: str, pair: tuple[bytes, bytes] | None):
     previous = read(p.settings.state_dir, app)
     store(p.settings.state_dir, app, pair)
     deploy.reroute(p, app, undo=lambda: store(p.settings.state_dir, app, previous))
-
-
-def rename(state_dir: Path, old: str, new: str):
-    source = directory(state_dir, old)
-    if source.exists():
-        shutil.rmtree(directory(state_dir, new), ignore_errors=True)
-        source.rename(directory(state_dir, new))

@@ -5,7 +5,7 @@ import functools
 import getpass
 import os
 
-from ponton import plugins, settings as settings_module
+from ponton import access, plugins, settings as settings_module
 from ponton.lock import app_lock
 from ponton.state import State
 
@@ -13,6 +13,9 @@ from ponton.state import State
 class Ponton:
     def __init__(self, settings=None):
         self.settings = settings or settings_module.load()
+        # The command being run and its parsed arguments (access.guard sets them), checked again under the lock.
+        self.request: tuple[str, dict] | None = None
+        self._held: set[str] = set()  # the apps whose lock this process holds
 
     @functools.cached_property
     def state(self) -> State:
@@ -23,10 +26,22 @@ class Ponton:
         return plugins.manager().hook
 
     def locked(self, *apps: str):
-        """Hold the locks of `apps`, taken in name order so that two commands never wait on each other."""
+        """Hold the locks of `apps`, taken in name order so that two commands never wait on each other (a lock
+        this process holds already is not taken twice). Once held, the request's access is checked again: while
+        it waited, the app may have been created by another user, renamed, destroyed or its access changed, and
+        what the first check saw no longer holds."""
         stack = contextlib.ExitStack()
-        for app in sorted(set(apps)):
-            stack.enter_context(app_lock(self.settings.state_dir, app))
+        wanted = sorted(set(apps) - self._held)
+        try:
+            for app in wanted:
+                stack.enter_context(app_lock(self.settings.state_dir, app))
+                self._held.add(app)
+                stack.callback(self._held.discard, app)
+            if wanted and self.request is not None:
+                access.check(self, *self.request)
+        except BaseException:
+            stack.close()
+            raise
         return stack
 
     @property

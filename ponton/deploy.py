@@ -30,8 +30,7 @@ def deploy_image(p: Ponton, app: str, image: str, source: str, description: str,
     release_command = processes.pop("release", None)
     meta = appfiles.parse_app_json(files["app.json"]) if "app.json" in files else appfiles.no_app_json()
     if meta["formation"] and p.state.current_release(app) is None:
-        quota.check_instances(p, app, meta["formation"])
-        p.state.set_formation(app, meta["formation"])
+        quota.set_formation(p, app, meta["formation"])
     p.state.set_stopped(app, False)
     release = p.state.add_release(
         app, image, source, p.state.config(app), processes or {"web": ""}, meta["healthchecks"], description,

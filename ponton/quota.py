@@ -48,27 +48,63 @@ def usage(p, user: str) -> dict[str, int]:
     return {"apps": len(apps), "instances": sum(sum(p.state.formation(app).values()) for app in apps)}
 
 
+def create_app(p, app: str, owner: str | None):
+    """Create `app` for `owner` if it fits their quota: counted and inserted in one transaction, so that creates
+    running at once cannot each count the same free place."""
+    with p.state.transaction():
+        excess = _new_app_excess(p, owner)
+        if excess is None:
+            p.state.create_app(app, owner=owner)
+    if excess is not None:
+        access.deny(p, None, excess)  # out of the transaction, so that what deny records stays
+
+
+def set_formation(p, app: str, counts: dict[str, int]):
+    """Give `app` the formation `counts` if it fits its owner's instances quota, checked and stored in one
+    transaction (two apps of one owner scaled at once cannot each take the last free instances)."""
+    with p.state.transaction():
+        excess = _instances_excess(p, app, counts)
+        if excess is None:
+            p.state.set_formation(app, counts)
+    if excess is not None:
+        access.deny(p, app, excess)
+
+
 def check_new_app(p, owner: str | None):
     """Refuse a new app (which runs one web instance) that would take `owner` over a quota."""
-    if not _limited(p, owner):
-        return
-    allowed, used = limits(p, owner), usage(p, owner)
-    for key in KEYS:
-        if allowed[key] is not None and used[key] + 1 > allowed[key]:
-            access.deny(p, None, f"quota: {owner} may have at most {allowed[key]} {key} and has {used[key]}")
+    excess = _new_app_excess(p, owner)
+    if excess is not None:
+        access.deny(p, None, excess)
 
 
 def check_instances(p, app: str, counts: dict[str, int]):
     """Refuse a formation change of `app` that would take its owner over the instances quota (never a decrease)."""
+    excess = _instances_excess(p, app, counts)
+    if excess is not None:
+        access.deny(p, app, excess)
+
+
+def _new_app_excess(p, owner: str | None) -> str | None:
+    """Why a new app would take `owner` over a quota, or None if it fits."""
+    if not _limited(p, owner):
+        return None
+    allowed, used = limits(p, owner), usage(p, owner)
+    for key in KEYS:
+        if allowed[key] is not None and used[key] + 1 > allowed[key]:
+            return f"quota: {owner} may have at most {allowed[key]} {key} and has {used[key]}"
+    return None
+
+
+def _instances_excess(p, app: str, counts: dict[str, int]) -> str | None:
     owner = p.state.app(app)["owner"]
     if not _limited(p, owner):
-        return
+        return None
     allowed, used = limits(p, owner)["instances"], usage(p, owner)["instances"]
     current = p.state.formation(app)
     wanted = used - sum(current.values()) + sum({**current, **counts}.values())
     if allowed is not None and wanted > allowed and wanted > used:
-        access.deny(p, app, f"quota: the apps of {owner} may run at most {allowed} instances in all, "
-                            f"this would make {wanted}")
+        return f"quota: the apps of {owner} may run at most {allowed} instances in all, this would make {wanted}"
+    return None
 
 
 def _limited(p, owner: str | None) -> bool:

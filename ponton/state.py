@@ -189,6 +189,11 @@ class State:
 
     @contextlib.contextmanager
     def transaction(self):
+        """One transaction, holding the database's write lock from its start (so what it reads stays true until it
+        commits). Inside another, it is part of that one, which commits or rolls back all of it."""
+        if self.db.in_transaction:
+            yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
@@ -471,6 +476,17 @@ class State:
                  json.dumps(healthchecks), description, time.time(), build_log),
             )
         return self.release(name, version)
+
+    def release_images(self) -> set[str]:
+        """The images the releases of every app name."""
+        return {row["image"] for row in self.db.execute("SELECT DISTINCT image FROM releases")}
+
+    def rename_images(self, name: str, images: dict[str, str]):
+        """Give the releases of app `name` that name an image of `images` its new name (after apps:rename)."""
+        with self.transaction() as db:
+            app_id = self.app_id(name)
+            db.executemany("UPDATE releases SET image = ? WHERE app_id = ? AND image = ?",
+                           [(new, app_id, old) for old, new in images.items()])
 
     def set_release_status(self, name: str, version: int, status: str):
         with self.transaction() as db:

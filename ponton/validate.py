@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import ipaddress
 import re
 
 from ponton.errors import InvalidInput
@@ -10,6 +11,9 @@ APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
 CONFIG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROCESS_TYPE = re.compile(r"[a-z][a-z0-9_-]{0,29}")
 DOMAIN_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+# A last label that is a number (decimal, or hex as 0x7f): URL parsers read such a host as an IPv4 address
+# (127.1, 0x7f.1), and no top-level domain is one.
+NUMBER_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 MAX_INSTANCES = 50
 RESERVED_KEYS = {"PORT"}
 
@@ -61,13 +65,40 @@ def _base64_text(key: str, value: str) -> str:
 
 
 def domain(name: str) -> str:
+    """A host name nginx may route (never an IP address: requests to the server's address belong to no app)."""
     name = name.lower()
     labels = name.split(".")
+    if _is_ip_address(name) or NUMBER_LABEL.fullmatch(labels[-1]):
+        raise InvalidInput(f"invalid domain {name!r}: an IP address is not a domain (requests sent to the "
+                           "server's address belong to no app)")
     if len(name) > 253 or len(labels) < 2 or not all(DOMAIN_LABEL.fullmatch(label) for label in labels):
         raise InvalidInput(
             f"invalid domain {name!r}: use dot-separated labels of letters, digits and dashes (example.com)"
         )
     return name
+
+
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    return True
+
+
+def custom_domain(name: str, global_domain: str) -> str:
+    """A domain a user may add to an app: never the global domain or a name under it, which are the apps' own
+    (APP.GLOBAL, and the names under those)."""
+    name = domain(name)
+    if is_under(name, global_domain):
+        raise InvalidInput(f"{name} is reserved: {global_domain} and the names under it are ponton's "
+                           f"(every app NAME is served at NAME.{global_domain})")
+    return name
+
+
+def is_under(name: str, parent: str) -> bool:
+    """Whether `name` is `parent` or a name under it."""
+    return name == parent or name.endswith(f".{parent}")
 
 
 def scale_pairs(pairs: tuple[str, ...]) -> dict[str, int]:

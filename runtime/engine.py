@@ -211,6 +211,27 @@ def run_once(app: str, release, command: str, timeout: float, owner: str,
     return code, output
 
 
+def image_tags(repository: str) -> list[str]:
+    """Every NAME:TAG of `repository` on the engine."""
+    prefix = f"{repository}:"
+    return sorted({tag for image in client().images.list(name=repository) for tag in image.tags
+                   if tag.startswith(prefix)})
+
+
+def retag_images(names: dict[str, str]):
+    """Give each image its new name (NAME:TAG) instead of its old one; one that no longer exists is skipped."""
+    import docker
+
+    for old, new in names.items():
+        try:
+            image = client().images.get(old)
+        except docker.errors.ImageNotFound:
+            continue
+        repository, _, tag = new.rpartition(":")
+        image.tag(repository, tag)
+        client().images.remove(old)  # only the name: the image keeps its new one
+
+
 def remove_images(names: set[str]):
     """Remove these images; one still used by a container stays (it is pruned next time)."""
     import docker

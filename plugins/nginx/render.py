@@ -13,6 +13,13 @@ def render_vhost(settings, app: str, domains: list[str], backends: list[int], we
     )
 
 
+def upstream(app: str, *parts) -> str:
+    """The name of one of the app's upstreams (its web instances; those of an extra port: its scheme and host port).
+    The parts are joined with `_`, which app names cannot contain, so no two apps' names can ever be equal (with
+    `-`, app `a` with port 8080 and an app named `a-8080` both had `ponton-a-8080`, and nginx refused the second)."""
+    return "_".join(("ponton", app, *map(str, parts)))
+
+
 STREAM_SCHEMES = ("tcp", "udp")
 UDP_SESSION_TIMEOUT = 10  # seconds without datagrams after which nginx forgets a UDP client
 
@@ -38,4 +45,5 @@ def _render(template: str, **values) -> str:
         loader=jinja2.PackageLoader("plugins.nginx", "."), trim_blocks=True, lstrip_blocks=True,
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
     )
+    env.globals["upstream"] = upstream
     return env.get_template(template).render(**values)

@@ -2,7 +2,6 @@
 
 import click
 
-from gitreceive import repo
 from ponton import access, quota
 from ponton.errors import InvalidInput
 from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
@@ -18,9 +17,17 @@ def create(p, app):
 
 
 def create_app(p, app: str):
-    """Create `app`, owned by the user who asks (within their quota); on the server itself, by no one."""
-    quota.check_new_app(p, p.remote_user)
-    p.state.create_app(app, owner=p.remote_user)
+    """Create `app`, owned by the user who asks (within their quota); on the server itself, by no one. It starts
+    clean: whatever an app of that name left (a rename or destroy cut short) is removed once the name is its own."""
+    from ponton import appdata
+
+    quota.create_app(p, app, p.remote_user)
+    try:
+        with p.locked(app):  # held already by a push
+            appdata.remove(p, app)
+    except BaseException:
+        p.state.delete_app(app)
+        raise
     p.event(app, "create", f"created {app}")
 
 
@@ -63,16 +70,14 @@ def info(p, app, fmt):
 @pass_ponton
 def rename(p, old, new):
     """Rename OLD to NEW; its containers are replaced (a short interruption, as with Dokku)."""
-    from ponton import certs, deploy
+    from ponton import appdata, deploy
 
     if old == new:
         raise InvalidInput("the new name is the same as the old one")
     with p.locked(old, new):
-        p.state.app_id(old)
-        p.state.rename_app(old, new)
+        p.state.rename_app(old, new)  # refused if NEW exists; from here on the name is this app's
         deploy.remove_runtime(p, old)
-        certs.rename(p.settings.state_dir, old, new)
-        repo.rename(p.settings.state_dir, old, new)
+        appdata.rename(p, old, new)  # its files and images, and nothing of what was left under NEW
         deploy.converge(p, new)
         p.event(new, "rename", f"renamed from {old}")
     click.echo(f"-----> Renamed {old} to {new}: {p.url(new)}")
@@ -83,20 +88,14 @@ def rename(p, old, new):
 @click.option("--force", is_flag=True, help="Required: destroying removes containers, routing, config and releases.")
 @pass_ponton
 def destroy(p, app, force):
-    """Destroy APP: its containers, network, vhost, config and release history."""
-    from ponton import certs, deploy
-    from runtime import engine
+    """Destroy APP: its containers, network, vhost, images, repository, certificate, logs, config and releases."""
+    from ponton import appdata, deploy
 
     if not force:
         raise InvalidInput(f"destroying {app} cannot be undone: run again with --force")
     with p.locked(app):
-        p.state.app_id(app)
-        built = deploy.built_images(p.state.releases(app))
-        deploy.remove_runtime(p, app)
-        certs.store(p.settings.state_dir, app, None)
-        p.state.delete_app(app)
-        engine.remove_images(built)
-        repo.remove(p.settings.state_dir, app)
+        appdata.remove(p, app, deploy.built_images(p.state.releases(app)))
+        p.state.delete_app(app)  # last: a destroy cut short leaves the app, to be destroyed again
     click.echo(f"-----> Destroyed {app}")
 
 

@@ -13,7 +13,7 @@ from ponton.output import app_argument, emit, format_option, pass_ponton
 @pass_ponton
 def add(p, app, domain):
     """Serve APP at DOMAIN too (a domain belongs to one app only)."""
-    domain = validate.domain(domain)
+    domain = validate.custom_domain(domain, p.global_domain())
     with p.locked(app):
         _check_free(p, app, domain)
         p.state.add_domain(app, domain)
@@ -23,11 +23,8 @@ def add(p, app, domain):
 
 
 def _check_free(p, app: str, domain: str):
-    """Refuse a domain that is, or could become, another app's: APP.GLOBAL names belong to the apps of those names
-    (nginx would serve a name claimed twice by whichever file it read first)."""
-    _, _, parent = domain.partition(".")
-    if parent == p.global_domain():
-        raise InvalidInput(f"{domain} is reserved: every app NAME is served at NAME.{parent}")
+    """Refuse a domain that is another app's (nginx would serve a name claimed twice by whichever file it read
+    first); those under the global domain are refused before (validate.custom_domain)."""
     holder = p.state.domain_app(domain)
     if holder and holder != app and holder not in access.visible_apps(p):
         raise InvalidInput(f"domain {domain} is already used by another app")  # whose, is not this user's business
@@ -39,7 +36,9 @@ def _check_free(p, app: str, domain: str):
 @pass_ponton
 def remove(p, app, domain):
     """Stop serving APP at DOMAIN."""
-    domain = validate.domain(domain)
+    domain = domain.lower()
+    if domain not in p.state.domains(app):  # one added before a rule refused it (an IP address) can still go
+        domain = validate.domain(domain)
     with p.locked(app):
         p.state.remove_domain(app, domain)
         deploy.reroute(p, app)
@@ -63,7 +62,7 @@ def report(p, app, fmt):
 def set_global(p, domain):
     """Serve every app at APP.DOMAIN."""
     domain = validate.domain(domain)
-    clashes = [d for row in p.state.apps() for d in p.state.domains(row["name"]) if d.partition(".")[2] == domain]
+    clashes = [d for row in p.state.apps() for d in p.state.domains(row["name"]) if validate.is_under(d, domain)]
     if clashes:
         raise InvalidInput(f"custom domains {', '.join(clashes)} would clash with the APP.{domain} names: remove them")
     p.state.set_setting("domain", domain)

@@ -96,7 +96,8 @@ def ssh_command(ctx, p, user):
     request = ssh.parse(os.environ.get("SSH_ORIGINAL_COMMAND"), cli.is_visible)
     if not request.is_git:
         ctx.exit(run(request.argv))  # the command checks access itself, as every command does
-    access.check(p, request.argv[0], {"app": request.app})
+    p.request = (request.argv[0], {"app": request.app})  # checked now, and again once the app's lock is held
+    access.check(p, *p.request)
     if request.argv[0] == "git-upload-pack":
         ctx.exit(subprocess.run(["git-upload-pack", str(repo.existing(p.settings.state_dir, request.app))]).returncode)
     with p.locked(request.app):

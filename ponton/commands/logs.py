@@ -5,6 +5,7 @@ import time
 
 import click
 
+from ponton import accesslog
 from ponton.errors import InvalidInput, NotFound
 from ponton.output import app_argument, pass_ponton
 
@@ -41,7 +42,7 @@ def logs(p, app, follow, num, process, since, proxy):
     if proxy and (since or process):
         raise InvalidInput("--since and --ps apply to the app's output, not to --proxy")
     if proxy:
-        path = p.settings.nginx_log_dir / f"{app}.access.log"
+        path = accesslog.path(p.settings, app)
         lines, stream = app_logs.tail_file(path, num), (app_logs.follow_file(path) if follow else ())
     else:
         lines = app_logs.recent(app, num, process, _since(since))

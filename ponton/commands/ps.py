@@ -18,9 +18,8 @@ def scale(p, app, pairs):
     """Run N instances of each process TYPE, e.g. `ps:scale APP web=3 worker=1`."""
     counts = validate.scale_pairs(pairs)
     with p.locked(app):
-        quota.check_instances(p, app, counts)
         previous = p.state.formation(app)
-        p.state.set_formation(app, counts)
+        quota.set_formation(p, app, counts)
         try:
             deployed = deploy.converge(p, app)
         except BaseException:

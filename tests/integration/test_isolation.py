@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from ponton.state import State
 from ponton.testing import Sandbox
 from runtime.spec import CAPABILITIES
 from tests.integration.conftest import APPS, Pusher, containers, eventually
@@ -95,6 +96,40 @@ def test_bob_cannot_take_a_domain_alices_app_uses(sandbox, tmp_path, echo_image)
     assert json.loads(sandbox.run("domains:report", his, "--format", "json").stdout) == [f"{his}.{sandbox.domain}"]
     assert "www.alice.example" in json.loads(sandbox.run("domains:report", hers, "--format", "json").stdout)
     assert sandbox.get("www.alice.example")[1].startswith(f"{hers} from ".encode())
+
+
+def test_no_tenant_claims_the_servers_address_or_the_global_domain(sandbox, tmp_path, echo_image):
+    """Requests sent to the server by IP address, or to the bare global domain, belong to no app; the names under
+    the global domain are the apps' own (another app's, or what lies under it)."""
+    sandbox.start_sshd()
+    sandbox.run("ssh-keys:add", "root-admin", input=sandbox.new_key("root-admin").with_suffix(".pub").read_text())
+    bob = Pusher(sandbox, tmp_path, "bob", role="user")
+    his, other = sandbox.new_app_name(), sandbox.new_app_name()
+    assert bob.ssh("apps:create", his).returncode == 0
+    sandbox.run("git:from-image", his, echo_image)
+    sandbox.run("git:from-image", other, echo_image)
+    before = sandbox.get("127.0.0.1"), sandbox.get(sandbox.domain)
+    assert before[0][0] == before[1][0] == 404
+
+    claims = ["127.0.0.1", "0.0.0.0", "127.1", "::1", "[::1]", sandbox.domain, sandbox.domain.upper(),
+              f"{other}.{sandbox.domain}", f"www.{other}.{sandbox.domain}", f"{his}.{sandbox.domain}"]
+    for domain in claims:
+        refused = bob.ssh("domains:add", his, domain)
+        lines = refused.stderr.strip().splitlines()
+        assert refused.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), (domain, refused.stderr)
+        assert "IP address" in lines[0] or "reserved" in lines[0], (domain, lines)
+    assert json.loads(sandbox.run("domains:report", his, "--format", "json").stdout) == [f"{his}.{sandbox.domain}"]
+    assert (sandbox.get("127.0.0.1"), sandbox.get(sandbox.domain)) == before
+    assert sandbox.get(f"{other}.{sandbox.domain}")[0] == 200
+    assert sandbox.run("domains:add", his, "www.bob.example").returncode == 0  # a name of his own is fine
+
+    # One an older ponton let him add still goes away.
+    state = State(sandbox.root / "state")
+    state.add_domain(his, "127.0.0.1")
+    state.db.close()
+    assert bob.ssh("domains:remove", his, "127.0.0.1").returncode == 0
+    assert json.loads(sandbox.run("domains:report", his, "--format", "json").stdout) == [
+        f"{his}.{sandbox.domain}", "www.bob.example"]
 
 
 def test_instance_over_its_memory_limit_is_killed_restarted_and_reported(sandbox, deployed, watchdog):

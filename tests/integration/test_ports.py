@@ -270,3 +270,17 @@ def test_ports_that_are_taken_or_malformed_are_refused(sandbox, app, deployed):
     assert udp_ask(port, b"ok").endswith(b": ok")
     result = sandbox.run("ports:remove", app, f"tcp:{port}:7000", check=False)
     assert result.returncode == 3 and f"app {app} has no port mapping tcp:{port}:7000" in result.stderr
+
+
+def test_an_app_named_like_another_apps_port_deploys_too(sandbox, deployed, echo_image):
+    """App A with port P and an app named A-P: their nginx names must differ, or one tenant blocks the other."""
+    port = free_port()
+    sandbox.run("ports:add", deployed, f"http:{port}:5000")
+    other = f"{deployed}-{port}"
+    result = sandbox.run("git:from-image", other, echo_image, check=False)
+    assert result.returncode == 0, result.stderr
+    sandbox.run("ps:scale", deployed, "web=2")  # and the first app's routing still changes
+    for host in (sandbox.host(deployed), sandbox.host(other)):
+        status, body = sandbox.get(host)
+        assert status == 200 and body.startswith(b"hello from "), (host, status, body)
+    assert sandbox.get("any-name.example", port=port)[0] == 200

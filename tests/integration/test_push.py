@@ -121,7 +121,7 @@ def test_ponton_commands_run_over_ssh(sandbox, pusher, pushed):
     (["git-receive-pack", "'/tmp/x'"], "invalid repository"),
     (["git-receive-pack", "'Bad_Name'"], "invalid repository"),
     (["git-receive-pack", "'a'", "'b'"], "exactly one repository"),
-    (["git-upload-pack", "'nosuchapp'"], "has no git repository"),
+    (["git-upload-pack", "'nosuchapp'"], "app nosuchapp does not exist"),
     (["ssh-keys:add", "mallory"], "for admins only"),
     (["ssh-command", "--user", "x"], "command not allowed"),
     (["git-hook"], "command not allowed"),

@@ -4,7 +4,8 @@ import pytest
 
 from ponton import access
 from ponton.context import Ponton
-from ponton.errors import AccessDenied
+from ponton.errors import AccessDenied, NotFound
+from ponton.lock import app_lock
 from ponton.settings import Settings
 
 
@@ -146,3 +147,29 @@ def test_an_older_install_keeps_working(tmp_path):
     assert [(row["name"], row["role"]) for row in s.users()] == [("dev", "user"), ("ops", "admin")]
     assert s.app("old")["owner"] is None and s.granted("old") == ["dev"]
     s.db.close()
+
+
+def test_only_commands_that_create_an_app_pass_for_one_that_does_not_exist(p, monkeypatch):
+    """Any other would find, when it reads the app, one that someone else created in the meantime."""
+    as_user(monkeypatch, "bob")
+    for command in ("config:show", "config:set", "apps:info", "logs", "domains:add"):
+        with pytest.raises(NotFound, match="^app new does not exist$"):
+            access.check(p, command, {"app": "new"})
+    for command in access.CREATES - access.ADMIN_ONLY:
+        access.check(p, command, {"app": "new"})  # it creates the app for bob
+    access.check(p, "apps:create", {"app": "new"})
+
+
+def test_access_is_checked_again_once_the_lock_is_held(p, monkeypatch):
+    """bob's push to `shop`, checked while shop did not exist, waits for its lock; meanwhile alice made shop hers.
+    Under the lock it is refused, and the lock is released again."""
+    as_user(monkeypatch, "bob")
+    p.request = ("git-receive-pack", {"app": "shop"})
+    with pytest.raises(AccessDenied, match="user bob has no access to app shop"):
+        with p.locked("shop"):
+            raise AssertionError("bob got alice's app")
+    p.state.set_access("shop", "bob", True)
+    with p.locked("shop"), p.locked("shop"):  # a lock held already is not taken again (no deadlock)
+        pass
+    with app_lock(p.settings.state_dir, "shop", wait=False) as free:
+        assert free  # released

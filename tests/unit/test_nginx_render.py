@@ -114,11 +114,11 @@ def lines(text: str) -> list[str]:
 def test_vhost_upstream_and_server(fake):
     fake.update([20001, 20002], domains=["app.ponton.test", "example.com"])
     text = lines(fake.conf.read_text())
-    upstream = text[text.index("upstream ponton-app {") + 1:text.index("keepalive 32;")]
+    upstream = text[text.index("upstream ponton_app {") + 1:text.index("keepalive 32;")]
     assert upstream == ["server 127.0.0.1:20001;", "server 127.0.0.1:20002;"]
     assert "listen 8080;" in text
     assert "server_name app.ponton.test example.com;" in text
-    assert "proxy_pass http://ponton-app;" in text
+    assert "proxy_pass http://ponton_app;" in text
     assert "proxy_next_upstream error timeout http_502 http_503;" in text
     assert not any("return 503" in line for line in text)
 
@@ -274,3 +274,34 @@ def test_update_does_not_wait_for_workers_of_an_earlier_config(tmp_path):
         process.kill()
         process.wait(timeout=10)
         process.stdout.close()
+
+
+def upstream_names(text: str) -> list[str]:
+    return [line.split()[1] for line in lines(text) if line.startswith("upstream ")]
+
+
+def test_upstream_names_of_different_apps_never_collide():
+    """App names contain dashes, so a name built with dashes collides: app `a` with port 8080 and an app named
+    `a-8080` (nginx then refuses the second app's config: one tenant blocks another's deploys)."""
+    from plugins.nginx.render import render_stream, render_vhost
+    from ponton.proxy import AppProxy, PortRoute
+
+    settings = Settings(http_port=8080, https_port=8443)
+    apps = {  # app -> its extra ports (scheme, host port)
+        "a": [("http", 8080), ("grpc", 9090), ("tcp", 7000), ("udp", 7000)],
+        "a-8080": [],
+        "a-9090": [("tcp", 1)],
+        "a-tcp-7000": [("http", 8081)],
+        "a-udp-7000": [],
+        "a-tcp": [("tcp", 7000)],
+    }
+    http, stream = [], []
+    for app, ports in apps.items():
+        routes = tuple(PortRoute(scheme, port, 5000, backends=(20001,)) for scheme, port in ports)
+        http += upstream_names(render_vhost(settings, app, [f"{app}.ponton.test"], [20001], None,
+                                            AppProxy(ports=routes)))
+        stream += upstream_names(render_stream(app, AppProxy(ports=routes)) or "")
+    assert len(http) == len(apps) + 3 and len(stream) == 4  # one per app and per extra port
+    assert len(set(http)) == len(http), http
+    assert len(set(stream)) == len(stream), stream
+    assert len(set(http + stream)) == len(http + stream)  # not even across nginx's http{} and stream{}

@@ -82,10 +82,10 @@ def test_stream_config_for_tcp_and_udp():
     proxy = AppProxy(ports=(PortRoute("tcp", 9000, 7000, (20001, 20002), {20002: 3}),
                             PortRoute("udp", 9000, 7000, (20003,)), PortRoute("grpc", 9001, 50051, (20004,))))
     text = lines(render_stream("shop", proxy))
-    assert text[text.index("upstream ponton-shop-tcp-9000 {") + 1:][:2] == [
+    assert text[text.index("upstream ponton_shop_tcp_9000 {") + 1:][:2] == [
         "server 127.0.0.1:20001;", "server 127.0.0.1:20002 weight=3;"]
-    assert "listen 9000;" in text and "proxy_pass ponton-shop-tcp-9000;" in text
-    assert "listen 9000 udp;" in text and "proxy_pass ponton-shop-udp-9000;" in text
+    assert "listen 9000;" in text and "proxy_pass ponton_shop_tcp_9000;" in text
+    assert "listen 9000 udp;" in text and "proxy_pass ponton_shop_udp_9000;" in text
     assert not any("9001" in line for line in text)  # grpc is HTTP/2: the vhost's
     assert render_stream("shop", AppProxy(ports=(PortRoute("http", 9001, 5000, (20001,)),))) is None
 
@@ -106,8 +106,8 @@ def test_vhost_servers_for_http_https_grpc_and_grpcs_ports():
     text = lines(render_vhost(SETTINGS, "shop", ["shop.ponton.test"], [20001], None, proxy))
     for listen in ("listen 9080;", "listen 9443 ssl http2;", "listen 9050 http2;", "listen 9051 ssl http2;"):
         assert listen in text
-    assert "proxy_pass http://ponton-shop-9080;" in text and "proxy_pass http://ponton-shop-9443;" in text
-    assert "grpc_pass grpc://ponton-shop-9050;" in text and "grpc_pass grpc://ponton-shop-9051;" in text
+    assert "proxy_pass http://ponton_shop_9080;" in text and "proxy_pass http://ponton_shop_9443;" in text
+    assert "grpc_pass grpc://ponton_shop_9050;" in text and "grpc_pass grpc://ponton_shop_9051;" in text
     assert text.count("ssl_certificate /certs/app/server.crt;  # version abc") == 3  # the HTTPS port's too
     assert not any("9000" in line for line in text)  # tcp is the stream file's
 

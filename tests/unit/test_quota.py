@@ -66,3 +66,62 @@ def test_scaling_down_is_always_allowed(p):
     p.state.create_app("a1", owner="alice")
     p.state.set_formation("a1", {"web": 6})  # set before the quota was lowered
     quota.check_instances(p, "a1", {"web": 5})
+
+
+def race(p, attempt, callers: int = 8) -> list[Exception | None]:
+    """Run `attempt(ponton, n)` in `callers` threads (n: 0, 1, ...) at once, each with its own connection to p's state, while the
+    database's write lock is held elsewhere until every one of them waits for it: whatever they read before
+    asking for the lock, they all read before any of them wrote. The outcome of each: None or its error."""
+    import threading
+
+    from ponton.state import State
+
+    opened, go = threading.Barrier(callers + 1), threading.Event()
+    begun = [threading.Event() for _ in range(callers)]
+    outcomes: list[Exception | None] = [None] * callers
+
+    def caller(n: int):
+        ponton = Ponton(p.settings)
+        ponton.state.db.set_trace_callback(lambda sql: sql.startswith("BEGIN IMMEDIATE") and begun[n].set())
+        opened.wait(timeout=30)
+        go.wait(timeout=30)
+        try:
+            attempt(ponton, n)
+        except Exception as e:
+            outcomes[n] = e
+        finally:
+            ponton.state.db.close()
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(callers)]
+    for thread in threads:
+        thread.start()
+    opened.wait(timeout=30)
+    holder = State(p.settings.state_dir)
+    with holder.transaction():
+        go.set()
+        assert all(event.wait(timeout=30) for event in begun), "every caller asks for the write lock"
+    holder.db.close()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def test_creates_at_once_never_pass_the_quota_together(p, monkeypatch):
+    monkeypatch.setenv("PONTON_USER", "alice")
+    p.state.set_quotas("alice", {"apps": "1"})
+    outcomes = race(p, lambda ponton, n: quota.create_app(ponton, f"a{n}", "alice"))
+    assert outcomes.count(None) == 1, outcomes
+    assert all(isinstance(e, AccessDenied) and "at most 1 apps and has 1" in str(e) for e in outcomes if e)
+    assert p.state.owned_apps("alice") == [f"a{outcomes.index(None)}"]
+
+
+def test_scaling_apps_at_once_never_passes_the_instances_quota_together(p):
+    p.state.set_quotas("alice", {"instances": "4"})
+    apps = [f"a{n}" for n in range(4)]
+    for app in apps:
+        p.state.create_app(app, owner="alice")  # web=1 each: 4 of 4
+    p.state.set_quotas("alice", {"instances": "6"})  # room for 2 more
+    outcomes = race(p, lambda ponton, n: quota.set_formation(ponton, apps[n], {"web": 3}), callers=4)
+    assert outcomes.count(None) == 1, outcomes
+    assert all(isinstance(e, AccessDenied) and "at most 6 instances" in str(e) for e in outcomes if e)
+    assert sum(sum(p.state.formation(app).values()) for app in apps) == 6

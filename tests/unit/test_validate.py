@@ -119,7 +119,9 @@ def test_scale_needs_a_pair():
     ("Example.COM", "example.com"),
     ("a.b.c.example.com", "a.b.c.example.com"),
     ("xn--bcher-kva.example", "xn--bcher-kva.example"),
-    ("my-app.1.2", "my-app.1.2"),
+    ("my-app.1.a2", "my-app.1.a2"),
+    ("127.0.0.1.nip.io", "127.0.0.1.nip.io"),
+    ("0x.example", "0x.example"),
     ("a" * 63 + ".com", "a" * 63 + ".com"),
     (".".join(["a" * 49] * 5) + ".abc", ".".join(["a" * 49] * 5) + ".abc"),  # 253 characters
 ])
@@ -135,3 +137,27 @@ def test_domain_accepted(name, expected):
 def test_domain_rejected(name):
     with pytest.raises(InvalidInput, match="^invalid domain .*: use dot-separated labels"):
         validate.domain(name)
+
+
+@pytest.mark.parametrize("name", [
+    "127.0.0.1", "0.0.0.0", "10.1.2.3", "255.255.255.255", "127.1", "0x7f.0.0.1", "0x7f.1", "2130706433",
+    "my-app.1.2", "a.0x10", "::1", "[::1]", "::", "fe80::1", "::ffff:127.0.0.1", "[2001:db8::1]",
+])
+def test_ip_addresses_are_not_domains(name):
+    """A tenant must not capture the requests sent to the server by its address (or what a browser reads as one:
+    a host ending in a number)."""
+    with pytest.raises(InvalidInput, match="^invalid domain .*: an IP address is not a domain"):
+        validate.domain(name)
+
+
+@pytest.mark.parametrize("name", [
+    "apps.example.com", "APPS.example.com", "other.apps.example.com", "www.other.apps.example.com",
+])
+def test_the_global_domain_and_names_under_it_are_reserved(name):
+    with pytest.raises(InvalidInput, match=r"^.* is reserved: apps\.example\.com and the names under it"):
+        validate.custom_domain(name, "apps.example.com")
+
+
+@pytest.mark.parametrize("name", ["example.com", "www.example.com", "xapps.example.com", "apps.example.com.au"])
+def test_names_beside_the_global_domain_are_custom_domains(name):
+    assert validate.custom_domain(name, "apps.example.com") == name
