@@ -222,10 +222,11 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     return rollout
 
 
-def reroute(p: Ponton, app: str, undo: Callable[[], object] | None = None):
+def reroute(p: Ponton, app: str, undo: Callable[[], object] | None = None, starting: frozenset[int] = frozenset()):
     """Route the app's domains to the web instances that serve it now (after a domain change, or to mend
     drift, or as a canary moves to its next step): the current release's, plus a canary's with its share now;
-    never a blue-green standby.
+    never a blue-green standby. Instances on the `starting` ports (restarted by the engine, not answering yet)
+    are left out while another one serves.
     If the proxy refuses the new routing, `undo` puts back the change that caused it."""
     from runtime import engine
     from runtime.rollout import canary_weights
@@ -235,6 +236,7 @@ def reroute(p: Ponton, app: str, undo: Callable[[], object] | None = None):
     canary = row["canary_version"]
     web = [i for i in engine.instances(app) if i.process == "web" and i.port]
     serving = [i.port for i in web if current and i.release in _identical(p, app, current)]
+    serving = [port for port in serving if port not in starting] or serving
     trial = [i.port for i in web if canary is not None and i.release == canary]
     share = strategy_of(p, app).canary_share(row["canary_until"], time.time())
     try:

@@ -79,6 +79,30 @@ def test_a_request_that_kills_its_instance_takes_no_other_down(sandbox, pusher, 
     print(figures)
 
 
+def port_routed(sandbox, app: str, port: int) -> bool:
+    return f"server 127.0.0.1:{port};" in (sandbox.conf_dir / f"{app}.conf").read_text()
+
+
+def test_instance_restarted_after_a_crash_is_not_replaced_while_it_starts(sandbox, deployed, watchdog):
+    """The engine restarts a crashed instance in place. The watchdog gives it the time a deploy gives a new
+    instance to answer (its probes while it boots do not count: it is not replaced), and routes no request to it
+    until it answers."""
+    sandbox.run("config:set", deployed, "START_DELAY=6")  # it listens 6 s after each start
+    sandbox.run("ps:scale", deployed, "web=2")
+    before = report(sandbox, deployed)
+    victim = before[0]
+    with pytest.raises(OSError):
+        sandbox.get("anything", "/exit", port=victim["port"])
+    eventually(lambda: not port_routed(sandbox, deployed, victim["port"]), 10, "the crashed instance out of routing")
+    assert port_routed(sandbox, deployed, before[1]["port"])
+    eventually(lambda: (r := report(sandbox, deployed)[0])["restarts"] == 1 and r["health"] == "healthy", 60,
+               "the instance answering again")
+    eventually(lambda: port_routed(sandbox, deployed, victim["port"]), 30, "the instance routed again")
+    assert [r["container"] for r in report(sandbox, deployed)] == [r["container"] for r in before]  # never replaced
+    events = json.loads(sandbox.run("events", deployed, "--format", "json").stdout)
+    assert not [e for e in events if e["user"] == "watchdog" and e["kind"] in ("health", "replace")], events
+
+
 def test_removed_instance_is_recreated(sandbox, deployed, watchdog):
     [name] = containers(deployed)
     subprocess.run(["docker", "rm", "-f", name], check=True, capture_output=True)
