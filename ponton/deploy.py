@@ -1,4 +1,4 @@
-"""The deploy pipeline, top to bottom: image → release → rollout (health-gated swap behind the proxy) → post-deploy.
+"""The deploy pipeline, top to bottom: image → release → rollout (the health-gated swap behind the proxy, postdeploy).
 
 Every change that needs new containers comes through here: a new image, a config change, a rollback, a scale
 change, ps:restart/start/stop. Callers hold the app's lock.
@@ -44,8 +44,10 @@ def deploy_image(p: Ponton, app: str, image: str, source: str, description: str,
         p.state.set_release_status(app, release.version, "failed")
         p.event(app, "deploy-failed", f"{release.label} ({release.description}): {e}")
         raise
-    roll_out(p, app, release)
-    _run_once(p, app, release, "postdeploy", meta["scripts"].get("postdeploy"))
+    # postdeploy runs once the new instances serve, before the release is current: if it fails, the rollout is
+    # undone and the previous release keeps serving.
+    postdeploy = meta["scripts"].get("postdeploy")
+    roll_out(p, app, release, finish=lambda: _run_once(p, app, release, "postdeploy", postdeploy))
     _prune_images(p, app)
     return release
 
@@ -130,10 +132,10 @@ def rollback(p: Ponton, app: str, version: int | None) -> Release:
     return release
 
 
-def roll_out(p: Ponton, app: str, release: Release) -> Release:
+def roll_out(p: Ponton, app: str, release: Release, finish: Callable[[], None] | None = None) -> Release:
     strategy = strategy_of(p, app)
     try:
-        rollout = _converge(p, app, release, strategy=strategy)
+        rollout = _converge(p, app, release, strategy=strategy, finish=finish)
     except (DeployError, ProxyError) as e:
         p.state.set_release_status(app, release.version, "failed")
         p.event(app, "deploy-failed", f"{release.label} ({release.description}): {str(e).splitlines()[0]}")
@@ -198,7 +200,7 @@ def converge(p: Ponton, app: str, replace: bool = False, unhealthy: frozenset[st
 
 
 def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhealthy: frozenset[str] = frozenset(),
-              strategy=None, canary_ok: bool = False):
+              strategy=None, canary_ok: bool = False, finish: Callable[[], None] | None = None):
     from ponton import ports
     from runtime.rollout import Rollout
 
@@ -213,7 +215,7 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     rollout.run(
         {} if row["stopped"] else p.state.formation(app), replace, unhealthy,
         reuse=_identical(p, app, release),
-        spare=frozenset() if standby is None else frozenset({standby}),
+        spare=frozenset() if standby is None else frozenset({standby}), finish=finish,
     )
     if strategy.name == "blue-green" and rollout.kept_old:
         p.state.set_standby(app, max(i.release for i in rollout.kept_old), time.time() + strategy.wait_to_retire)
