@@ -1,4 +1,4 @@
-"""The deploy pipeline, top to bottom: image → release → rollout (health-gated swap behind the proxy) → post-deploy.
+"""The deploy pipeline, top to bottom: image → release → rollout (the health-gated swap behind the proxy, postdeploy).
 
 Every change that needs new containers comes through here: a new image, a config change, a rollback, a scale
 change, ps:restart/start/stop. Callers hold the app's lock.
@@ -43,8 +43,10 @@ def deploy_image(p: Ponton, app: str, image: str, source: str, description: str,
         p.state.set_release_status(app, release.version, "failed")
         p.event(app, "deploy-failed", f"{release.label} ({release.description}): {e}")
         raise
-    roll_out(p, app, release)
-    _run_once(p, app, release, "postdeploy", meta["scripts"].get("postdeploy"))
+    # postdeploy runs once the new instances serve, before the release is current: if it fails, the rollout is
+    # undone and the previous release keeps serving.
+    postdeploy = meta["scripts"].get("postdeploy")
+    roll_out(p, app, release, finish=lambda: _run_once(p, app, release, "postdeploy", postdeploy))
     _prune_images(p, app)
     return release
 
@@ -129,10 +131,10 @@ def rollback(p: Ponton, app: str, version: int | None) -> Release:
     return release
 
 
-def roll_out(p: Ponton, app: str, release: Release) -> Release:
+def roll_out(p: Ponton, app: str, release: Release, finish: Callable[[], None] | None = None) -> Release:
     strategy = strategy_of(p, app)
     try:
-        rollout = _converge(p, app, release, strategy=strategy)
+        rollout = _converge(p, app, release, strategy=strategy, finish=finish)
     except (DeployError, ProxyError) as e:
         p.state.set_release_status(app, release.version, "failed")
         p.event(app, "deploy-failed", f"{release.label} ({release.description}): {str(e).splitlines()[0]}")
@@ -197,7 +199,7 @@ def converge(p: Ponton, app: str, replace: bool = False, unhealthy: frozenset[st
 
 
 def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhealthy: frozenset[str] = frozenset(),
-              strategy=None, canary_ok: bool = False):
+              strategy=None, canary_ok: bool = False, finish: Callable[[], None] | None = None):
     from ponton import ports
     from runtime.rollout import Rollout
 
@@ -212,7 +214,7 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     rollout.run(
         {} if row["stopped"] else p.state.formation(app), replace, unhealthy,
         reuse=_identical(p, app, release),
-        spare=frozenset() if standby is None else frozenset({standby}),
+        spare=frozenset() if standby is None else frozenset({standby}), finish=finish,
     )
     if strategy.name == "blue-green" and rollout.kept_old:
         p.state.set_standby(app, max(i.release for i in rollout.kept_old), time.time() + strategy.wait_to_retire)
@@ -221,10 +223,11 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     return rollout
 
 
-def reroute(p: Ponton, app: str, undo: Callable[[], object] | None = None):
+def reroute(p: Ponton, app: str, undo: Callable[[], object] | None = None, starting: frozenset[int] = frozenset()):
     """Route the app's domains to the web instances that serve it now (after a domain change, or to mend
     drift, or as a canary moves to its next step): the current release's, plus a canary's with its share now;
-    never a blue-green standby.
+    never a blue-green standby. Instances on the `starting` ports (restarted by the engine, not answering yet)
+    are left out while another one serves.
     If the proxy refuses the new routing, `undo` puts back the change that caused it."""
     from runtime import engine
     from runtime.rollout import canary_weights
@@ -234,6 +237,7 @@ def reroute(p: Ponton, app: str, undo: Callable[[], object] | None = None):
     canary = row["canary_version"]
     web = [i for i in engine.instances(app) if i.process == "web" and i.port]
     serving = [i.port for i in web if current and i.release in _identical(p, app, current)]
+    serving = [port for port in serving if port not in starting] or serving
     trial = [i.port for i in web if canary is not None and i.release == canary]
     share = strategy_of(p, app).canary_share(row["canary_until"], time.time())
     try:

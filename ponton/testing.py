@@ -193,6 +193,7 @@ class Sandbox:
 class LoadResult:
     ok: int = 0
     failures: list[str] = field(default_factory=list)
+    failed_at: list[float] = field(default_factory=list)  # monotonic time each failed request started
     longest: float = 0.0  # seconds: the slowest request, the longest pause any client saw
     bodies: dict[bytes, int] = field(default_factory=dict)
     sequences: list[list[tuple[float, bytes]]] = field(default_factory=list)  # per client, in order: (monotonic
@@ -246,6 +247,7 @@ class Load:
                 result.longest = max(result.longest, elapsed)
                 if outcome:
                     result.failures.append(outcome)
+                    result.failed_at.append(started)
                 else:
                     result.ok += 1
                     result.bodies[body] = result.bodies.get(body, 0) + 1

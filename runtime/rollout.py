@@ -81,13 +81,15 @@ class Rollout:
         self.kept_old: list[engine.Instance] = []  # old web instances left running: blue-green standby, canary
 
     def run(self, formation: dict[str, int], replace: bool = False, unhealthy: frozenset[str] = frozenset(),
-            reuse: frozenset[int] = frozenset(), spare: frozenset[int] = frozenset()):
+            reuse: frozenset[int] = frozenset(), spare: frozenset[int] = frozenset(),
+            finish: Callable[[], None] | None = None):
         """Converge to `formation` of this release.
 
         replace: renew instances already on the release (ps:restart); unhealthy: container ids to renew even so
         (the watchdog); reuse: other release versions whose instances are as good as this one's (an identical
         release: an instant rollback to a blue-green standby); spare: release versions whose live instances are
-        left alone (a standby or canary's old set that must outlive this rollout).
+        left alone (a standby or canary's old set that must outlive this rollout); finish: a last step once the new
+        instances serve (app.json postdeploy), before the old containers are removed: if it fails, it is undone too.
         """
         self.reusable_versions = reuse | {self.release.version}
         self.unhealthy, self.spare = unhealthy, spare
@@ -98,6 +100,8 @@ class Rollout:
                 mine = [i for i in current if i.process == process]
                 wanted = formation.get(process, 0) if process in self.release.processes else 0
                 self._converge(process, mine, wanted, replace)
+            if finish:
+                finish()
         except (DeployError, ProxyError):
             self._undo()
             raise

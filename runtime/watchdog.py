@@ -1,7 +1,9 @@
 """The watchdog: compares each app's recorded desired state with the engine and mends the difference.
 
 - A missing, stopped or exited instance is replaced, through the same health-gated rollout as a deploy.
-- A web instance failing its health probe UNHEALTHY_AFTER times in a row is replaced (traffic moves first).
+- A web instance failing its health probe UNHEALTHY_AFTER times in a row is replaced (traffic moves first). One
+  the engine restarted (after a crash) is given the time a deploy gives a new instance to answer again, and is
+  out of the routing until it does.
 - A crash loop is left to the engine's restart policy (which backs off per container) and reported.
 - Containers of this ponton that belong to no app are removed; routing is re-rendered when it drifted.
 - It reacts to the engine's events within a second and reconciles everything every `interval` as a safety net.
@@ -9,6 +11,7 @@
 - When its own attempts fail, it backs off exponentially per app.
 """
 
+import http.client
 import os
 import queue
 import socket
@@ -38,6 +41,7 @@ class Watchdog:
         self.interval = interval
         self.owner = str(p.settings.state_dir)
         self.probe_failures: dict[str, int] = {}  # container id -> failed health probes in a row
+        self.answered: dict[str, str] = {}  # container id -> its start time (StartedAt) when it last answered a probe
         self.backoff: dict[str, tuple[int, float]] = {}  # app -> (failed attempts, not before)
         self.wakeups: queue.Queue[str] = queue.Queue()
         self.ooms: queue.Queue[dict] = queue.Queue()  # labels of containers the kernel killed for their memory
@@ -91,7 +95,7 @@ class Watchdog:
                 return
             instances = engine.instances(app)
             self._report_crash_loops(app, instances)
-            unhealthy = self._probe(app, release, instances)
+            unhealthy, starting = self._probe(app, release, instances)
             attempts, not_before = self.backoff.get(app, (0, 0.0))
             if time.monotonic() < not_before:
                 return
@@ -104,7 +108,7 @@ class Watchdog:
                 return
             self.backoff.pop(app, None)
             self._record_replacements(app, instances)
-            deploy.reroute(self.p, app)
+            deploy.reroute(self.p, app, starting=frozenset(starting))
 
     def renew_certificates(self):
         """Renew Let's Encrypt certificates due (30 days before expiry; failures back off), each under its app's
@@ -133,26 +137,38 @@ class Watchdog:
                     engine.remove(instance)
                 engine.remove_network(app)
 
-    def _probe(self, app: str, release, instances: list[engine.Instance]) -> set[str]:
-        """Container ids of running web instances of the release that failed UNHEALTHY_AFTER probes in a row."""
+    def _probe(self, app: str, release, instances: list[engine.Instance]) -> tuple[set[str], set[int]]:
+        """Probe the running web instances of the release: (container ids of those that failed UNHEALTHY_AFTER
+        probes in a row, ports of those still starting).
+
+        An instance the engine restarted after a crash (its restart policy) has not answered since that start: it
+        is starting, like a new instance in a deploy, so its probes do not count until it answered once or has
+        been up for health_timeout (events wake the loop several times around a crash, so three probes can fall
+        within a second). Until it answers, it stays out of the routing (deploy.reroute)."""
         path = next((c.get("path", "/") for c in release.healthchecks.get(WEB, []) if c.get("type") == "liveness"), "/")
-        unhealthy = set()
+        unhealthy, starting = set(), set()
         for instance in instances:
             if instance.process != WEB or not instance.running or instance.release != release.version:
                 continue
+            cid, started = instance.container.id, instance.container.attrs["State"]["StartedAt"]
             try:
                 status, _ = health.probe(instance, path)
+                self.answered[cid] = started
                 healthy = status < 500
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 healthy = False
-            cid = instance.container.id
+            restarted = instance.container.attrs.get("RestartCount", 0) and self.answered.get(cid) != started
+            if restarted and (instance.uptime or 0) < self.p.settings.health_timeout:
+                starting.add(instance.port)
+                self.probe_failures[cid] = 0
+                continue
             self.probe_failures[cid] = 0 if healthy else self.probe_failures.get(cid, 0) + 1
             if self.probe_failures[cid] >= UNHEALTHY_AFTER:
                 log(f"{app}: {instance.name} failed {UNHEALTHY_AFTER} health probes in a row: replacing it")
                 self.p.state.add_event(app, "watchdog", "health", f"{instance.name} failed {UNHEALTHY_AFTER} probes")
                 self.p.state.set_instance_status(app, instance.name, "unhealthy", f"GET {path} failed")
                 unhealthy.add(cid)
-        return unhealthy
+        return unhealthy, starting
 
     def _report_crash_loops(self, app: str, instances: list[engine.Instance]):
         for instance in instances:

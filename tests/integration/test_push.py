@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ponton.testing import Load
 from tests.integration.conftest import APPS
 
 
@@ -72,6 +73,30 @@ def test_unhealthy_release_rejects_the_push_and_keeps_serving(sandbox, pusher, p
     assert "failed its health check" in result.stderr
     assert pusher.server_branch(app) == sha
     assert sandbox.get(sandbox.host(app))[1].startswith(b"hello from ")
+
+
+def test_failed_postdeploy_rejects_the_push_and_keeps_the_previous_release(sandbox, pusher, pushed):
+    app, sha = pushed
+    sandbox.run("ps:scale", app, "web=2")
+    (pusher.work / "app.json").write_text(json.dumps({"scripts": {"dokku": {"postdeploy": "echo notifying; exit 3"}}}))
+    dockerfile = pusher.work / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "COPY app.json /app/app.json\n")
+    app_py = pusher.work / "app.py"
+    app_py.write_text(app_py.read_text().replace("'hello'", "'changed'"))
+    pusher.commit("a release whose postdeploy fails")
+    with Load(sandbox.http_port, sandbox.host(app)) as load:
+        result = pusher.push(app)
+    assert result.returncode != 0
+    assert "postdeploy command failed with exit code 3" in result.stderr and "remote:        notifying" in result.stderr
+    assert "deployed:" not in result.stderr and "Traceback" not in result.stderr
+    assert pusher.server_branch(app) == sha
+    assert load.result.failures == [] and load.result.ok > 20  # the undo is a rollout too
+    assert sandbox.get(sandbox.host(app))[1].startswith(b"hello from ")
+    releases = json.loads(sandbox.run("releases", app, "--format", "json").stdout)
+    assert [(r["version"], r["status"]) for r in releases] == [("v2", "failed"), ("v1", "current")]
+    report = json.loads(sandbox.run("ps:report", app, "--format", "json").stdout)
+    assert sorted((r["instance"], r["release"], r["state"]) for r in report) == [
+        ("web.1", "v1", "running"), ("web.2", "v1", "running")]
 
 
 def test_other_branches_are_stored_not_deployed(sandbox, pusher, pushed):

@@ -115,11 +115,17 @@ def test_vhost_upstream_and_server(fake):
     fake.update([20001, 20002], domains=["app.ponton.test", "example.com"])
     text = lines(fake.conf.read_text())
     upstream = text[text.index("upstream ponton_app {") + 1:text.index("keepalive 32;")]
-    assert upstream == ["server 127.0.0.1:20001;", "server 127.0.0.1:20002;"]
+    assert upstream[1:] == ["server 127.0.0.1:20001;", "server 127.0.0.1:20002;"]
+    assert upstream[0].startswith("zone ponton_app 64k;")  # one failure counts for every worker
     assert "listen 8080;" in text
     assert "server_name app.ponton.test example.com;" in text
     assert "proxy_pass http://ponton_app;" in text
-    assert "proxy_next_upstream error timeout http_502 http_503;" in text
+    # Only a request that never reached an instance goes to another one: never one its instance died serving.
+    assert "proxy_next_upstream off;" in text and not any("next_upstream error" in line for line in text)
+    assert "error_page 502 504 = @ponton-retry;" in text
+    retry = text[text.index("location @ponton-retry {"):]
+    assert retry[1:4] == ["if ($upstream_bytes_sent != 0) {", "return 502;", "}"]
+    assert "proxy_pass http://ponton_app;" in retry
     assert not any("return 503" in line for line in text)
 
 

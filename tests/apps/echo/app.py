@@ -5,8 +5,10 @@ GET /env/KEY     -> the raw bytes of environment variable KEY, or 404
 GET /headers     -> the request's headers as a JSON object (lower-case names)
 GET /break       -> from now on every request answers 500 (a health check that starts failing)
 GET /crash-loop  -> exit now, and at every start from now on (a crash loop)
+GET /exit        -> exit now (a crash: the engine restarts it)
 GET /alloc/MB    -> hold MB more megabytes of memory (past a memory limit: killed by the kernel)
 GET /sleep/MS    -> answer after MS milliseconds (a known latency)
+START_DELAY=S    -> listen only S seconds after starting (an app that is slow to boot)
 """
 
 import json
@@ -29,6 +31,8 @@ class Handler(BaseHTTPRequestHandler):
         global broken
         if self.path == "/crash-loop":
             open(CRASH_MARKER, "w").close()
+            os._exit(3)
+        if self.path == "/exit":
             os._exit(3)
         broken = broken or self.path == "/break"
         if self.path.startswith("/alloc/"):
@@ -55,7 +59,8 @@ class Handler(BaseHTTPRequestHandler):
 
 if os.path.exists(CRASH_MARKER):
     sys.exit("crash loop: exiting at start")
-server = ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler)
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+time.sleep(float(os.environ.get("START_DELAY", 0)))
+server = ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler)
 print(f"listening on {os.environ['PORT']}", flush=True)
 server.serve_forever()
