@@ -72,6 +72,33 @@ class LoopbackHTTPS(http.client.HTTPSConnection):
             raise
 
 
+def get(port: int, host: str, path: str = "/") -> tuple[int, bytes]:
+    """GET from 127.0.0.1:`port` with a Host header: (status, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": host, "Connection": "close"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def get_tls(port: int, host: str, path: str = "/", cafile: str | None = None,
+            headers: dict | None = None) -> tuple[int, bytes, dict]:
+    """GET over HTTPS from 127.0.0.1:`port`, with `host` as SNI and Host header, the certificate verified
+    against `cafile`: (status, body, headers)."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=cafile)
+    connection = LoopbackHTTPS(host, port, context=context, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Connection": "close", **(headers or {})})
+        response = connection.getresponse()
+        return response.status, response.read(), dict(response.getheaders())
+    finally:
+        connection.close()
+
+
 class Sandbox:
     """An isolated ponton: its own state dir and its own nginx; `run` calls the real `ponton` CLI."""
 
@@ -125,28 +152,12 @@ class Sandbox:
 
     def get(self, host: str, path: str = "/", port: int | None = None) -> tuple[int, bytes]:
         """GET through this sandbox's nginx (or a given loopback port) with a Host header."""
-        connection = http.client.HTTPConnection("127.0.0.1", port or self.http_port, timeout=10)
-        try:
-            connection.request("GET", path, headers={"Host": host, "Connection": "close"})
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
+        return get(port or self.http_port, host, path)
 
     def get_tls(self, host: str, path: str = "/", cafile: str | None = None, port: int | None = None,
                 headers: dict | None = None) -> tuple[int, bytes, dict]:
-        """GET over HTTPS through this sandbox's nginx on 127.0.0.1, with `host` as SNI and Host header, the
-        certificate verified against `cafile`: (status, body, headers)."""
-        import ssl
-
-        context = ssl.create_default_context(cafile=cafile)
-        connection = LoopbackHTTPS(host, port or self.https_port, context=context, timeout=10)
-        try:
-            connection.request("GET", path, headers={"Connection": "close", **(headers or {})})
-            response = connection.getresponse()
-            return response.status, response.read(), dict(response.getheaders())
-        finally:
-            connection.close()
+        """GET over HTTPS through this sandbox's nginx on 127.0.0.1: see get_tls."""
+        return get_tls(port or self.https_port, host, path, cafile, headers)
 
     def host(self, app: str) -> str:
         return f"{app}.{self.domain}"

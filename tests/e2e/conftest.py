@@ -5,7 +5,6 @@ and sshd), serves on free HTTP and HTTPS ports so that it clashes with nothing, 
 it as root on a fresh machine after the unit and integration tests. Everything here goes through what a user
 gets: the installed `ponton` command, its sshd, its nginx, its venv; never the checkout's code."""
 
-import http.client
 import os
 import subprocess
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ponton.testing import LoopbackHTTPS, free_port
+from ponton.testing import free_port, get, get_tls
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "install.ponton.test"
@@ -50,16 +49,6 @@ def ponton(*args: str, input: str | None = None, check: bool = True) -> subproce
     return result
 
 
-def get(port: int, host: str, path: str = "/") -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path, headers={"Host": host, "Connection": "close"})
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 def pid_in(path: str) -> int | None:
     """The pid in a pid file, if that process runs."""
     try:
@@ -85,16 +74,7 @@ class Installed:
         return get(self.http_port, self.host(app), path)
 
     def get_tls(self, app: str, cafile: Path) -> tuple[int, bytes]:
-        import ssl
-
-        connection = LoopbackHTTPS(self.host(app), self.https_port, timeout=10,
-                                   context=ssl.create_default_context(cafile=str(cafile)))
-        try:
-            connection.request("GET", "/", headers={"Connection": "close"})
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
+        return get_tls(self.https_port, self.host(app), cafile=str(cafile))[:2]
 
 
 @pytest.fixture(scope="session")
