@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from builder import sources
-from tests.integration.conftest import BASE_IMAGE
+from tests.conftest import BASE_IMAGE
 
 CASES = [
     f"FROM {BASE_IMAGE}\nRUN echo a \\\x85\nRUN echo b\n",  # no continuation: \x85 ends nothing
