@@ -66,3 +66,9 @@ def test_scaling_down_is_always_allowed(p):
     p.state.create_app("a1", owner="alice")
     p.state.set_formation("a1", {"web": 6})  # set before the quota was lowered
     quota.check_instances(p, "a1", {"web": 5})
+
+
+def test_a_quota_of_5000_digits_is_refused_in_one_short_line():
+    with pytest.raises(InvalidInput) as e:
+        quota.parse((f"apps={'9' * 5000}",))
+    assert str(e.value).startswith("invalid quota 'apps=999") and len(str(e.value)) < 150
