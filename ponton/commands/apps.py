@@ -1,5 +1,7 @@
 """apps:create, apps:list, apps:info, apps:rename, apps:destroy."""
 
+import contextlib
+
 import click
 
 from gitreceive import repo
@@ -63,19 +65,30 @@ def info(p, app, fmt):
 @pass_ponton
 def rename(p, old, new):
     """Rename OLD to NEW; its containers are replaced (a short interruption, as with Dokku)."""
-    from ponton import certs, deploy
-
     if old == new:
         raise InvalidInput("the new name is the same as the old one")
     with p.locked(old, new):
         p.state.app_id(old)
         p.state.rename_app(old, new)
-        deploy.remove_runtime(p, old)
-        certs.rename(p.settings.state_dir, old, new)
-        repo.rename(p.settings.state_dir, old, new)
-        deploy.converge(p, new)
+        try:
+            _move(p, old, new)
+        except BaseException:  # OLD it stays: its name, files and instances back (best effort, as the move)
+            p.state.rename_app(new, old)
+            with contextlib.suppress(Exception):
+                _move(p, new, old)
+            raise
         p.event(new, "rename", f"renamed from {old}")
     click.echo(f"-----> Renamed {old} to {new}: {p.url(new)}")
+
+
+def _move(p, old: str, new: str):
+    """Move what the app has besides its state (already renamed) from OLD to NEW, and run it as NEW."""
+    from ponton import certs, deploy
+
+    deploy.remove_runtime(p, old)
+    certs.rename(p.settings.state_dir, old, new)
+    repo.rename(p.settings.state_dir, old, new)
+    deploy.converge(p, new)
 
 
 @click.command("apps:destroy")

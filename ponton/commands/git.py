@@ -6,6 +6,7 @@ import io
 import os
 import re
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -44,7 +45,7 @@ def from_image(p, app, image):
 @pass_ponton
 def from_archive(p, app):
     """Build and deploy a tarball of the app's source read from standard input: `ponton git:from-archive APP < app.tar`."""
-    data = click.get_binary_stream("stdin").read(MAX_ARCHIVE + 1)
+    data = sys.stdin.buffer.read(MAX_ARCHIVE + 1)
     if len(data) > MAX_ARCHIVE:
         raise InvalidInput(f"archive larger than {MAX_ARCHIVE // 2**20} MiB")
     digest = hashlib.sha256(data).hexdigest()[:12]
