@@ -10,7 +10,8 @@ from ponton.errors import InvalidInput
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 HEALTHCHECK_KEYS = {"type", "name", "description", "path", "content", "attempts", "timeout", "wait",
                     "initialDelay", "uptime", "scheme", "port", "warn", "onFailure"}
-HEALTHCHECK_NUMBERS = {"attempts", "timeout", "wait", "initialDelay", "uptime"}
+# Each number's cap (seconds, or tries); whatever they add up to, a deploy's checks end within health_timeout.
+HEALTHCHECK_NUMBERS = {"attempts": 1000, "timeout": 3600, "wait": 3600, "initialDelay": 3600, "uptime": 3600}
 HEALTHCHECK_PATH = re.compile(r"/[!-~]*")  # what an HTTP request line can carry as is
 
 
@@ -31,6 +32,8 @@ def parse_app_json(text: str) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise InvalidInput(f"app.json is not valid JSON: {e}") from None
+    except (ValueError, RecursionError):  # a number of more than 4300 digits; arrays nested too deep
+        raise InvalidInput("app.json is not usable JSON: a number too long or nesting too deep") from None
     if not isinstance(data, dict):
         raise InvalidInput("app.json must be a JSON object")
     healthchecks = data.get("healthchecks") or {}
@@ -65,10 +68,11 @@ def _check_healthcheck(process: str, check: dict):
     unknown = set(check) - HEALTHCHECK_KEYS
     if unknown:
         raise InvalidInput(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-    for key in sorted(HEALTHCHECK_NUMBERS & set(check)):
-        value = check[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise InvalidInput(f"{where}: {key} must be a number of 0 or more, got {value!r}")
+    for key in sorted(HEALTHCHECK_NUMBERS.keys() & set(check)):
+        value, cap = check[key], HEALTHCHECK_NUMBERS[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not 0 <= value <= cap:
+            raise InvalidInput(f"{where}: {key} must be a number from 0 to {cap}, got {validate.shown(value)}")
     if "path" in check and not (isinstance(check["path"], str) and HEALTHCHECK_PATH.fullmatch(check["path"])):
         raise InvalidInput(f"{where}: path must start with / and hold no spaces, got {check['path']!r}")
     for key in ("type", "content"):

@@ -1,11 +1,21 @@
-"""The `ponton` command: Dokku-style `topic:verb APP ARGS`, run as root or as the SSH forced command."""
+"""The `ponton` command: Dokku-style `topic:verb APP ARGS`, run as root or as the SSH forced command.
+
+Every error reaches the user as one line, `error: ...`, and a non-zero exit code; never a traceback. An error
+nobody foresaw (a bug) says so in that line, and its traceback goes to STATE_DIR/errors.log."""
 
 import os
+import secrets
 import sys
+import time
+import traceback
 
 import click
 
 from ponton.errors import PontonError
+from ponton.output import one_line
+
+ERROR_LOG = "errors.log"
+INTERNAL_ERROR = 70  # EX_SOFTWARE
 
 
 class PontonCLI(click.Group):
@@ -15,13 +25,15 @@ class PontonCLI(click.Group):
         try:
             return super().invoke(ctx)
         except PontonError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {one_line(str(e))}", err=True)
+            if e.details:
+                click.echo(e.details.rstrip("\n"), err=True)
             ctx.exit(e.exit_code)
         except Exception as e:
             docker_errors = sys.modules.get("docker.errors")
             if docker_errors is None or not isinstance(e, docker_errors.DockerException):
                 raise
-            click.echo(f"error: Docker engine: {e}", err=True)
+            click.echo(f"error: Docker engine: {one_line(str(e))}", err=True)
             ctx.exit(1)
 
     def add_command(self, cmd, name=None):
@@ -88,15 +100,40 @@ def run(argv: list[str] | None = None) -> int:
         code = cli.main(args=argv, prog_name="ponton", standalone_mode=False)
     except click.UsageError as e:
         hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
-        click.echo(f"error: {e.format_message()}{hint}", err=True)
+        click.echo(f"error: {one_line(e.format_message() + hint)}", err=True)
         code = e.exit_code
     except click.ClickException as e:
-        click.echo(f"error: {e.format_message()}", err=True)
+        click.echo(f"error: {one_line(e.format_message())}", err=True)
         code = e.exit_code
     except click.Abort:
         click.echo("aborted", err=True)
         code = 1
+    except Exception as e:  # a bug: the user gets one line, the operator the traceback
+        reference = _log_internal_error(argv if argv is not None else sys.argv[1:])
+        click.echo(f"error: internal error ({type(e).__name__}), logged on the server as {reference}", err=True)
+        code = INTERNAL_ERROR
     return code if isinstance(code, int) else 0
+
+
+def _log_internal_error(argv: list[str]) -> str:
+    """Append the traceback being handled to STATE_DIR/errors.log; return the reference the user is told."""
+    from ponton import settings
+
+    reference = f"error {secrets.token_hex(4)}"
+    command = one_line(argv[0][:60]) if argv else "-"  # only the command: other arguments may hold secrets
+    entry = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} {reference} (pid {os.getpid()}, command {command}, "
+             f"user {os.environ.get('PONTON_USER') or '(local)'})\n{traceback.format_exc()}\n")
+    try:
+        state_dir = settings.load().state_dir
+        fd = os.open(state_dir / ERROR_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as log:
+            if os.geteuid() == 0:  # root's commands must not lock the ponton user (SSH commands) out of it
+                owner = os.stat(state_dir)
+                os.fchown(log.fileno(), owner.st_uid, owner.st_gid)
+            log.write(entry)
+    except Exception:  # no state dir, a broken settings file: the traceback must still not reach the user
+        return f"{reference} (not logged: cannot write to the state dir)"
+    return reference
 
 
 def main():

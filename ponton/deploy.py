@@ -12,7 +12,7 @@ import click
 
 from ponton import appfiles, quota, resources
 from ponton.context import Ponton
-from ponton.errors import DeployError, InvalidInput, NotFound, ProxyError
+from ponton.errors import DeployError, InvalidInput, NotFound
 from ponton.state import Release
 
 BUILT_IMAGE_PREFIX = "ponton/app-"
@@ -39,9 +39,8 @@ def deploy_image(p: Ponton, app: str, image: str, source: str, description: str,
     try:
         for step, command in [("release", release_command), ("predeploy", meta["scripts"].get("predeploy"))]:
             _run_once(p, app, release, step, command)
-    except DeployError as e:
-        p.state.set_release_status(app, release.version, "failed")
-        p.event(app, "deploy-failed", f"{release.label} ({release.description}): {e}")
+    except Exception as e:
+        _failed(p, app, release, e)
         raise
     # postdeploy runs once the new instances serve, before the release is current: if it fails, the rollout is
     # undone and the previous release keeps serving.
@@ -135,9 +134,8 @@ def roll_out(p: Ponton, app: str, release: Release, finish: Callable[[], None] |
     strategy = strategy_of(p, app)
     try:
         rollout = _converge(p, app, release, strategy=strategy, finish=finish)
-    except (DeployError, ProxyError) as e:
-        p.state.set_release_status(app, release.version, "failed")
-        p.event(app, "deploy-failed", f"{release.label} ({release.description}): {str(e).splitlines()[0]}")
+    except Exception as e:  # the engine unreachable too: a release is never left "deploying"
+        _failed(p, app, release, e)
         raise
     if strategy.name == "canary" and rollout.kept_old:
         plan = strategy.canary_plan
@@ -151,6 +149,12 @@ def roll_out(p: Ponton, app: str, release: Release, finish: Callable[[], None] |
         return release
     _succeeded(p, app, release)
     return release
+
+
+def _failed(p: Ponton, app: str, release: Release, error: Exception):
+    p.state.set_release_status(app, release.version, "failed")
+    reason = (str(error).splitlines() or [type(error).__name__])[0]
+    p.event(app, "deploy-failed", f"{release.label} ({release.description}): {reason}")
 
 
 def _succeeded(p: Ponton, app: str, release: Release):
@@ -228,19 +232,20 @@ def reroute(p: Ponton, app: str, undo: Callable[[], object] | None = None, start
     drift, or as a canary moves to its next step): the current release's, plus a canary's with its share now;
     never a blue-green standby. Instances on the `starting` ports (restarted by the engine, not answering yet)
     are left out while another one serves.
-    If the proxy refuses the new routing, `undo` puts back the change that caused it."""
+    If anything fails (reading the engine, the proxy refusing the new routing), `undo` puts back the change
+    that caused it: the live proxy was left as it was, so the recorded state must be too."""
     from runtime import engine
     from runtime.rollout import canary_weights
 
-    current = p.state.current_release(app)
-    row = p.state.app(app)
-    canary = row["canary_version"]
-    web = [i for i in engine.instances(app) if i.process == "web" and i.port]
-    serving = [i.port for i in web if current and i.release in _identical(p, app, current)]
-    serving = [port for port in serving if port not in starting] or serving
-    trial = [i.port for i in web if canary is not None and i.release == canary]
-    share = strategy_of(p, app).canary_share(row["canary_until"], time.time())
     try:
+        current = p.state.current_release(app)
+        row = p.state.app(app)
+        canary = row["canary_version"]
+        web = [i for i in engine.instances(app) if i.process == "web" and i.port]
+        serving = [i.port for i in web if current and i.release in _identical(p, app, current)]
+        serving = [port for port in serving if port not in starting] or serving
+        trial = [i.port for i in web if canary is not None and i.release == canary]
+        share = strategy_of(p, app).canary_share(row["canary_until"], time.time())
         p.route(app, serving + trial, canary_weights(serving, trial, share))
     except BaseException:
         if undo is not None:

@@ -2,7 +2,13 @@
 
 
 class PontonError(Exception):
+    """Its message is the one line the user sees; `details` (e.g. an instance's last log lines) follow it as is."""
+
     exit_code = 1
+
+    def __init__(self, message: str = "", details: str = ""):
+        super().__init__(message)
+        self.details = details
 
 
 class InvalidInput(PontonError):

@@ -10,20 +10,19 @@ instance, in the same proxy_update.
 """
 
 import errno
-import re
 import socket
 from dataclasses import dataclass
 
 import click
 
-from ponton import access, certs
+from ponton import access, certs, validate
 from ponton.errors import InvalidInput, NotFound
 from ponton.proxy import PortRoute
+from ponton.validate import shown
 
 # scheme -> transport of the host port and of the container port
 SCHEMES = {"http": "tcp", "https": "tcp", "grpc": "tcp", "grpcs": "tcp", "tcp": "tcp", "udp": "udp"}
 TLS_SCHEMES = ("https", "grpcs")
-NUMBER = re.compile(r"[0-9]{1,5}")
 
 
 @dataclass(frozen=True)
@@ -49,14 +48,16 @@ def parse(text: str) -> Mapping:
     """SCHEME:HOST_PORT:CONTAINER_PORT, e.g. tcp:9000:7000."""
     parts = text.split(":")
     if len(parts) != 3:
-        raise InvalidInput(f"expected SCHEME:HOST_PORT:CONTAINER_PORT (like tcp:9000:7000), got {text!r}")
+        raise InvalidInput(f"expected SCHEME:HOST_PORT:CONTAINER_PORT (like tcp:9000:7000), got {shown(text)}")
     scheme, host, container = parts
     if scheme not in SCHEMES:
-        raise InvalidInput(f"unknown scheme {scheme!r} in {text!r}: use one of {', '.join(SCHEMES)}")
+        raise InvalidInput(f"unknown scheme {shown(scheme)} in {shown(text)}: use one of {', '.join(SCHEMES)}")
+    numbers = []
     for name, value in (("host port", host), ("container port", container)):
-        if not NUMBER.fullmatch(value) or not 1 <= int(value) <= 65535:
-            raise InvalidInput(f"invalid {name} {value!r} in {text!r}: use a whole number from 1 to 65535")
-    return Mapping(scheme, int(host), int(container))
+        numbers.append(validate.bounded(value, 1, 65535))
+        if numbers[-1] is None:
+            raise InvalidInput(f"invalid {name} {shown(value)} in {shown(text)}: use a whole number from 1 to 65535")
+    return Mapping(scheme, *numbers)
 
 
 def parse_all(texts: tuple[str, ...]) -> list[Mapping]:

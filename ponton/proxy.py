@@ -5,23 +5,28 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ponton import certs
+from ponton import certs, validate
 from ponton.errors import InvalidInput
 
+MAX_HSTS_AGE = 10 * 365 * 86400
 TRUE, FALSE = ("true", "on", "yes", "1"), ("false", "off", "no", "0")
 
 
 def _boolean(value: str) -> bool:
     if value.lower() not in TRUE + FALSE:
-        raise InvalidInput(f"expected true or false, got {value!r}")
+        raise InvalidInput(f"expected true or false, got {validate.shown(value)}")
     return value.lower() in TRUE
+
+
+def _seconds(value: str) -> int:
+    return validate.number(value, 0, MAX_HSTS_AGE, "number of seconds")
 
 
 # knob -> (parser, default, help)
 KNOBS = {
     "https-redirect": (_boolean, True, "redirect HTTP to HTTPS once the app has a certificate"),
     "hsts": (_boolean, False, "send Strict-Transport-Security over HTTPS (browsers then refuse plain HTTP)"),
-    "hsts-max-age": (int, 31536000, "seconds browsers remember HSTS"),
+    "hsts-max-age": (_seconds, 31536000, "seconds browsers remember HSTS"),
 }
 
 
@@ -57,12 +62,9 @@ class AppProxy:
 def check(key: str, value: str | None) -> str | None:
     """The value to store for knob `key` (None: the default), or InvalidInput."""
     if key not in KNOBS:
-        raise InvalidInput(f"unknown proxy setting {key!r}: use one of {', '.join(KNOBS)}")
+        raise InvalidInput(f"unknown proxy setting {validate.shown(key)}: use one of {', '.join(KNOBS)}")
     if value is not None:
-        try:
-            KNOBS[key][0](value)
-        except ValueError:
-            raise InvalidInput(f"{key}: expected a whole number, got {value!r}") from None
+        KNOBS[key][0](value)
     return value
 
 

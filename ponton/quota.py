@@ -5,7 +5,7 @@ setting `default_quota`, written the same way ("apps=5 instances=10"; empty: no 
 an owner (created on the server itself), have no quota.
 """
 
-from ponton import access
+from ponton import access, validate
 from ponton.errors import InvalidInput, PontonError
 
 KEYS = ("apps", "instances")
@@ -22,14 +22,15 @@ def parse(pairs, allow_default: bool = True) -> dict[str, str | None]:
     for pair in pairs:
         key, _, value = pair.partition("=")
         if key not in KEYS:
-            raise InvalidInput(f"unknown quota {key!r} in {pair!r}: use {' or '.join(KEYS)}")
+            raise InvalidInput(f"unknown quota {validate.shown(key)} in {validate.shown(pair)}: use {' or '.join(KEYS)}")
         if value == DEFAULT and allow_default:
             result[key] = None
-        elif value == UNLIMITED or (value.isascii() and value.isdigit() and int(value) <= MAXIMUM):
+        elif value == UNLIMITED or validate.bounded(value, 0, MAXIMUM) is not None:
             result[key] = value
         else:
             choices = f"{UNLIMITED}{' or ' + DEFAULT if allow_default else ''}"
-            raise InvalidInput(f"invalid quota {pair!r}: use a whole number from 0 to {MAXIMUM}, or {choices}")
+            raise InvalidInput(f"invalid quota {validate.shown(pair)}: use a whole number from 0 to {MAXIMUM}, "
+                               f"or {choices}")
     return result
 
 

@@ -8,33 +8,34 @@ memory_reservation, cpu_reservation). `0` means none, even if the server has a d
 
 import re
 
+from ponton import validate
 from ponton.errors import InvalidInput, PontonError
 
 EVERY_TYPE = ""
 KEYS = ("limit.memory", "limit.cpu", "reserve.memory", "reserve.cpu")
 SETTINGS = {"limit.memory": "memory_limit", "limit.cpu": "cpu_limit",
             "reserve.memory": "memory_reservation", "reserve.cpu": "cpu_reservation"}
-MEMORY = re.compile(r"(\d+(?:\.\d+)?)([bkmg]?)")
+MEMORY = re.compile(r"(.*?)([bkmg]?)", re.DOTALL)  # the number is checked by validate.bounded
 UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
 MIN_MEMORY = 6 * 2**20  # the engine refuses less
+MAX_MEMORY = 2**50 - 1
 MAX_CPU = 1024
 
 
 def memory_bytes(text: str) -> int:
-    match = MEMORY.fullmatch(text.strip().lower())
-    value = int(float(match[1]) * UNITS[match[2]]) if match else -1
-    if value != 0 and not MIN_MEMORY <= value < 2**50:
-        raise InvalidInput(f"invalid memory {text!r}: use a size like 256m or 1g (at least 6m), or 0 for none")
+    number, unit = MEMORY.fullmatch(text.strip().lower()).groups()
+    amount = validate.bounded(number, 0, MAX_MEMORY / UNITS[unit], whole=False)
+    value = -1 if amount is None else int(amount * UNITS[unit])
+    if value != 0 and not MIN_MEMORY <= value <= MAX_MEMORY:
+        raise InvalidInput(f"invalid memory {validate.shown(text)}: use a size like 256m or 1g (at least 6m), "
+                           "or 0 for none")
     return value
 
 
 def cpus(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if value != 0 and not 0.01 <= value <= MAX_CPU:
-        raise InvalidInput(f"invalid CPU {text!r}: use a number of cores like 0.5 or 2, or 0 for none")
+    value = validate.bounded(text.strip(), 0, MAX_CPU, whole=False)
+    if value is None or (value != 0 and value < 0.01):
+        raise InvalidInput(f"invalid CPU {validate.shown(text)}: use a number of cores like 0.5 or 2, or 0 for none")
     return value
 
 

@@ -85,6 +85,8 @@ def load(path: str | None = None) -> Settings:
             raise PontonError(f"{path}: cannot read: {e.strerror}") from None
         except yaml.YAMLError as e:
             raise PontonError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+        except ValueError:  # PyYAML's int() of a number of more than 4300 digits
+            raise PontonError(f"{path}: a number with too many digits") from None
         if not isinstance(values, dict):
             raise PontonError(f"{path}: expected a mapping of settings")
     fields = {f.name: f for f in dataclasses.fields(Settings)}

@@ -457,9 +457,13 @@ class State:
         row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return default if row is None else row["value"]
 
-    def set_setting(self, key: str, value: str):
+    def set_setting(self, key: str, value: str | None):
+        """Set `key` (None: remove it, so that its default applies again)."""
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
+            if value is None:
+                db.execute("DELETE FROM settings WHERE key = ?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
 
     # releases
 

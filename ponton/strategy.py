@@ -1,5 +1,6 @@
 """Per-app deploy strategy knobs (`deploy:set APP KEY VALUE`), checked and turned into a runtime Strategy."""
 
+from ponton import validate
 from ponton.errors import InvalidInput
 
 
@@ -13,12 +14,10 @@ def _choice(value: str) -> str:
 
 def _number(low: float, high: float, kind=float):
     def parse(value: str):
-        try:
-            number = kind(value)
-        except ValueError:
-            number = None
-        if number is None or not low <= number <= high:
-            raise InvalidInput(f"expected a {'whole ' if kind is int else ''}number from {low:g} to {high:g}, got {value!r}")
+        number = validate.bounded(value, low, high, whole=kind is int)
+        if number is None:
+            raise InvalidInput(f"expected a {'whole ' if kind is int else ''}number from {low:g} to {high:g}, "
+                               f"got {validate.shown(value)}")
         return number
     return parse
 
@@ -45,7 +44,7 @@ KNOBS = {
 def check(key: str, value: str | None) -> str | None:
     """The value to store for knob `key` (None: the default), or InvalidInput."""
     if key not in KNOBS:
-        raise InvalidInput(f"unknown deploy setting {key!r}: use one of {', '.join(KNOBS)}")
+        raise InvalidInput(f"unknown deploy setting {validate.shown(key)}: use one of {', '.join(KNOBS)}")
     if value is not None:
         KNOBS[key][1](value)
     return value

@@ -14,8 +14,37 @@ DOMAIN_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 # A last label that is a number (decimal, or hex as 0x7f): URL parsers read such a host as an IPv4 address
 # (127.1, 0x7f.1), and no top-level domain is one.
 NUMBER_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+NUMBER = re.compile(r"([0-9]+)(\.[0-9]+)?")
 MAX_INSTANCES = 50
 RESERVED_KEYS = {"PORT"}
+SHOWN = 40  # characters of a rejected value an error quotes
+
+
+def shown(text) -> str:
+    """`text` quoted for an error line: repr (control characters and line breaks escaped), cut short."""
+    text = str(text)
+    return repr(text) if len(text) <= SHOWN else f"{text[:SHOWN]!r}..."
+
+
+def bounded(text: str, low: float, high: float, whole: bool = True) -> int | float | None:
+    """`text` as a number from `low` to `high`, or None. Every number a user types goes through here: plain ASCII
+    digits only (int() and float() would also take '٣', '1_000', ' 5 ', 'inf', 'nan'), and its length is checked
+    before converting (int() refuses more than 4300 digits with a ValueError; float() turns them into inf)."""
+    match = NUMBER.fullmatch(text) if isinstance(text, str) else None
+    digits = match[1].lstrip("0") or "0" if match else ""  # leading zeros count towards int()'s limit too
+    if match is None or (whole and match[2]) or len(digits) > len(str(int(high))):
+        return None
+    value = int(digits) if whole else float(digits + (match[2] or ""))
+    return value if low <= value <= high else None
+
+
+def number(text: str, low: float, high: float, what: str, whole: bool = True) -> int | float:
+    """`text` as a number from `low` to `high`, or InvalidInput naming `what`."""
+    value = bounded(text, low, high, whole)
+    if value is None:
+        raise InvalidInput(f"invalid {what} {shown(text)}: use a {'whole ' if whole else ''}number "
+                           f"from {low:n} to {high:n}")
+    return value
 
 
 def app_name(name: str) -> str:
@@ -109,8 +138,9 @@ def scale_pairs(pairs: tuple[str, ...]) -> dict[str, int]:
     for pair in pairs:
         process, sep, count = pair.partition("=")
         if not sep or not PROCESS_TYPE.fullmatch(process):
-            raise InvalidInput(f"expected TYPE=N with a process type like web or worker, got {pair!r}")
-        if not count.isascii() or not count.isdigit() or int(count) > MAX_INSTANCES:
-            raise InvalidInput(f"invalid count in {pair!r}: use a whole number from 0 to {MAX_INSTANCES}")
-        result[process] = int(count)
+            raise InvalidInput(f"expected TYPE=N with a process type like web or worker, got {shown(pair)}")
+        count = bounded(count, 0, MAX_INSTANCES)
+        if count is None:
+            raise InvalidInput(f"invalid count in {shown(pair)}: use a whole number from 0 to {MAX_INSTANCES}")
+        result[process] = count
     return result

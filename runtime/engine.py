@@ -144,13 +144,24 @@ def remove_network(app: str):
 
 
 def stop(instance: Instance, timeout: int):
-    """SIGTERM, then SIGKILL after `timeout` seconds."""
-    instance.container.stop(timeout=timeout)
-    instance.refresh()
+    """SIGTERM, then SIGKILL after `timeout` seconds. A container removed meanwhile (`docker rm -f`) is stopped
+    as well as it can be: a rollout retiring it must not fail, and undo what it did, for that."""
+    import docker
+
+    try:
+        instance.container.stop(timeout=timeout)
+        instance.refresh()
+    except docker.errors.NotFound:
+        instance.container.attrs["State"]["Status"] = "removed"
 
 
 def remove(instance: Instance):
-    instance.container.remove(force=True)
+    import docker
+
+    try:
+        instance.container.remove(force=True)
+    except docker.errors.NotFound:  # removed already
+        pass
 
 
 def usage(instance: Instance, sample: bool = False) -> dict:

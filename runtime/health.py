@@ -1,5 +1,7 @@
 """Health checks a new instance must pass before it gets traffic: app.json `healthchecks` in Dokku's format,
-or by default: the web port accepts connections and `GET /` answers below 500 within the health_timeout setting."""
+or by default: the web port accepts connections and `GET /` answers below 500. Either way within the
+health_timeout setting: every wait, attempt and probe of one instance's checks shares that one deadline, whatever
+app.json asks for (one app's checks must not hold a deploy, or the watchdog, for longer)."""
 
 import http.client
 import time
@@ -15,20 +17,41 @@ class CheckFailed(Exception):
     pass
 
 
+class Deadline:
+    """The time left for one instance's checks; a wait that would pass it ends the checks instead."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+    def sleep(self, seconds: float, last: str):
+        """Sleep `seconds`, or raise CheckFailed (saying `last`) if the deadline comes first."""
+        if seconds >= self.left():
+            time.sleep(self.left())
+            raise CheckFailed(f"{last} (not healthy within health_timeout, {self.seconds:g}s)")
+        time.sleep(seconds)
+
+
 def wait_healthy(instance: engine.Instance, checks: list[dict], timeout: float):
-    """Return once `instance` passes its checks; raise DeployError with its last log lines otherwise."""
+    """Return once `instance` passes its checks, within `timeout` seconds in all; raise DeployError with its last
+    log lines otherwise."""
+    deadline = Deadline(timeout)
     try:
         deploy_checks = [c for c in checks if c.get("type", "startup") in DEPLOY_CHECK_TYPES]
         if deploy_checks:
             for check in deploy_checks:
-                _run_check(instance, check)
+                _run_check(instance, check, deadline)
         elif instance.process == "web":
-            _default_web_check(instance, timeout)
+            _default_web_check(instance, deadline)
         else:
-            _uptime(instance, DEFAULT_WORKER_UPTIME)
+            _uptime(instance, DEFAULT_WORKER_UPTIME, deadline)
     except CheckFailed as e:
         logs = engine.logs_tail(instance).rstrip() or "(no output)"
-        raise DeployError(f"{instance.name} failed its health check: {e}\n--- last log lines of {instance.name} ---\n{logs}")
+        raise DeployError(f"{instance.name} failed its health check: {e}",
+                          details=f"--- last log lines of {instance.name} ---\n{logs}")
 
 
 def probe(instance: engine.Instance, path: str = "/", timeout: float = 2.0) -> tuple[int, bytes]:
@@ -45,38 +68,37 @@ def probe(instance: engine.Instance, path: str = "/", timeout: float = 2.0) -> t
         connection.close()
 
 
-def _default_web_check(instance, timeout: float):
-    deadline = time.monotonic() + timeout
+def _default_web_check(instance, deadline: Deadline):
     last = "no answer"
-    while time.monotonic() < deadline:
+    while True:
         _require_running(instance)
         try:
-            status, _ = probe(instance)
+            status, _ = probe(instance, timeout=max(0.1, min(2.0, deadline.left())))
         except (OSError, http.client.HTTPException) as e:
             last = f"no answer on port {instance.port}: {e}"
         else:
             if status < 500:
                 return
             last = f"GET / answered {status}"
-        time.sleep(0.1)
-    raise CheckFailed(f"{last} (after {timeout:g}s)")
+        deadline.sleep(0.1, last)
 
 
-def _run_check(instance, check: dict):
+def _run_check(instance, check: dict, deadline: Deadline):
     """One Dokku-style check: `attempts` tries of `path` (and `content`), or an `uptime` in seconds."""
-    time.sleep(float(check.get("initialDelay", 0)))
+    name = check.get("name") or check.get("path", "/")
+    deadline.sleep(float(check.get("initialDelay", 0)), f"{name}: still in its initialDelay")
     if "uptime" in check:
-        _uptime(instance, float(check["uptime"]))
+        _uptime(instance, float(check["uptime"]), deadline)
         return
     path = check.get("path", "/")
     attempts, wait, timeout = int(check.get("attempts", 60)), float(check.get("wait", 5)), float(check.get("timeout", 5))
     last = "no attempt"
     for attempt in range(attempts):
         if attempt:
-            time.sleep(wait)
+            deadline.sleep(wait, f"{name}: {last} after {attempt} attempts")
         _require_running(instance)
         try:
-            status, body = probe(instance, path, timeout)
+            status, body = probe(instance, path, max(0.1, min(timeout, deadline.left())))
         except (OSError, http.client.HTTPException) as e:
             last = f"GET {path}: {e}"
             continue
@@ -89,11 +111,13 @@ def _run_check(instance, check: dict):
     raise CheckFailed(f"{check.get('name') or path}: {last} after {attempts} attempts")
 
 
-def _uptime(instance, seconds: float):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+def _uptime(instance, seconds: float, deadline: Deadline):
+    if seconds > deadline.left():
+        raise CheckFailed(f"an uptime of {seconds:g}s cannot pass within health_timeout ({deadline.seconds:g}s)")
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
         _require_running(instance)
-        time.sleep(0.2)
+        time.sleep(min(0.2, max(0.0, until - time.monotonic())))
     _require_running(instance)
 
 

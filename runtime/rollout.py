@@ -13,18 +13,20 @@ Strategies (per app, `deploy:set APP strategy ...`), for web instances:
   versions side by side).
 Other process types are replaced one at a time, without routing.
 
-If a new instance never gets healthy, the old ones stopped so far are started again, routing goes back to them,
-the new ones are removed and DeployError is raised. Old containers are removed only once the rollout succeeded.
+If anything fails midway (a new instance never gets healthy, the proxy refuses, the engine errs, no port is
+free), the old ones stopped so far are started again, routing goes back to them, the new ones are removed and
+DeployError is raised. Old containers are removed only once the rollout succeeded.
 """
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import click
 
-from ponton.errors import DeployError, ProxyError
+from ponton.errors import DeployError, PontonError
 from runtime import engine, health
 from runtime.spec import WEB
 
@@ -93,18 +95,24 @@ class Rollout:
         """
         self.reusable_versions = reuse | {self.release.version}
         self.unhealthy, self.spare = unhealthy, spare
-        current = engine.instances(self.app)
-        processes = sorted(set(formation) | {i.process for i in current}, key=lambda p: (p != WEB, p))
         try:
+            current = engine.instances(self.app)
+            processes = sorted(set(formation) | {i.process for i in current}, key=lambda p: (p != WEB, p))
             for process in processes:
                 mine = [i for i in current if i.process == process]
                 wanted = formation.get(process, 0) if process in self.release.processes else 0
                 self._converge(process, mine, wanted, replace)
             if finish:
                 finish()
-        except (DeployError, ProxyError):
-            self._undo()
-            raise
+        except Exception as e:  # whatever failed, what served before serves again
+            try:
+                self._undo()
+            except Exception as undo_error:
+                raise DeployError(f"{self.release.label} failed ({_reason(e)}), and putting back the previous "
+                                  f"instances failed too ({_reason(undo_error)}): the watchdog retries") from e
+            if isinstance(e, PontonError):
+                raise
+            raise DeployError(f"{self.release.label} could not be rolled out: {_reason(e)}") from e
         for instance in self.retired:
             engine.remove(instance)
 
@@ -203,3 +211,12 @@ class Rollout:
         for instance in self.started:
             engine.stop(instance, self.settings.stop_timeout)
             engine.remove(instance)
+
+
+def _reason(error: Exception) -> str:
+    docker_errors = sys.modules.get("docker.errors")
+    if isinstance(error, PontonError):
+        return str(error)
+    if docker_errors is not None and isinstance(error, docker_errors.DockerException):
+        return f"Docker engine: {error}"
+    return f"{type(error).__name__}: {error}"

@@ -9,8 +9,11 @@
 - It reacts to the engine's events within a second and reconciles everything every `interval` as a safety net.
 - It never fights a deploy: an app whose lock is held is skipped until the next round.
 - When its own attempts fail, it backs off exponentially per app.
+- Apps are mended in parallel, each by one of HEALERS worker threads (one app never by two at once): mending
+  one app takes as long as its rollout and health checks, and must not hold up another app's.
 """
 
+import concurrent.futures
 import http.client
 import os
 import queue
@@ -31,13 +34,20 @@ from runtime.spec import LABEL_APP, LABEL_INSTANCE, LABEL_OWNER, LABEL_PROCESS, 
 UNHEALTHY_AFTER = 3
 CRASH_LOOP_RESTARTS = 3
 MAX_BACKOFF = 300
+HEALERS = 8  # apps mended at the same time
 KEEPALIVE_EVERY = 10  # seconds between systemd keep-alives; WatchdogSec= in the unit is 30
 ALL = "*"
 
 
 class Watchdog:
     def __init__(self, p: Ponton, interval: float):
-        self.p = p
+        self.settings = p.settings
+        self._local = threading.local()  # a Ponton per thread: its State's sqlite connection is the thread's own
+        self._local.p = p
+        self._healers = concurrent.futures.ThreadPoolExecutor(HEALERS, thread_name_prefix="heal")
+        self._healing: set[str] = set()  # apps a healer has in hand
+        self._again: set[str] = set()  # of those, the ones woken again meanwhile: mended once more after
+        self._healing_lock = threading.Lock()
         self.interval = interval
         self.owner = str(p.settings.state_dir)
         self.probe_failures: dict[str, int] = {}  # container id -> failed health probes in a row
@@ -46,6 +56,12 @@ class Watchdog:
         self.wakeups: queue.Queue[str] = queue.Queue()
         self.ooms: queue.Queue[dict] = queue.Queue()  # labels of containers the kernel killed for their memory
         self.progress = time.monotonic()  # when the loop last started or finished a step
+
+    @property
+    def p(self) -> Ponton:
+        if not hasattr(self._local, "p"):
+            self._local.p = Ponton(self.settings)
+        return self._local.p
 
     def run_forever(self):
         threading.Thread(target=self._watch_events, daemon=True).start()
@@ -67,19 +83,37 @@ class Watchdog:
             if app == ALL:
                 due = 0.0
             else:
-                self._guarded(self.reconcile, app)
+                self.heal_soon(app)
 
     def reconcile_all(self):
         self.p.state.set_setting("watchdog_heartbeat", f"{time.time():.0f} {os.getpid()}")
         names = [row["name"] for row in self.p.state.apps()]
         for name in names:
-            self._guarded(self.reconcile, name)
+            self.heal_soon(name)
         self._guarded(self.remove_orphans, set(names))
         self._guarded(self.renew_certificates)
 
+    def heal_soon(self, app: str):
+        """Have a healer reconcile `app`, without waiting for it; if one is at it already, once more after."""
+        with self._healing_lock:
+            if app in self._healing:
+                self._again.add(app)
+                return
+            self._healing.add(app)
+        self._healers.submit(self._heal, app)
+
+    def _heal(self, app: str):
+        while True:
+            self._guarded(self.reconcile, app)
+            with self._healing_lock:
+                if app not in self._again:
+                    self._healing.discard(app)
+                    return
+                self._again.discard(app)
+
     def reconcile(self, app: str):
         state = self.p.state
-        with app_lock(self.p.settings.state_dir, app, wait=False) as locked:
+        with app_lock(self.settings.state_dir, app, wait=False) as locked:
             if not locked or not state.app_exists(app):
                 return
             release = state.current_release(app)
@@ -244,7 +278,7 @@ class Watchdog:
         a deploy (mending an app rolls instances out one by one), so only a step stuck for longer than
         release_timeout stops them, and systemd then restarts the watchdog."""
         while True:
-            if time.monotonic() - self.progress < self.p.settings.release_timeout:
+            if time.monotonic() - self.progress < self.settings.release_timeout:
                 notify("WATCHDOG=1")
             time.sleep(KEEPALIVE_EVERY)
 

@@ -1,5 +1,7 @@
 """apps:create, apps:list, apps:info, apps:rename, apps:destroy."""
 
+import contextlib
+
 import click
 
 from ponton import access, quota
@@ -70,17 +72,28 @@ def info(p, app, fmt):
 @pass_ponton
 def rename(p, old, new):
     """Rename OLD to NEW; its containers are replaced (a short interruption, as with Dokku)."""
-    from ponton import appdata, deploy
-
     if old == new:
         raise InvalidInput("the new name is the same as the old one")
     with p.locked(old, new):
         p.state.rename_app(old, new)  # refused if NEW exists; from here on the name is this app's
-        deploy.remove_runtime(p, old)
-        appdata.rename(p, old, new)  # its files and images, and nothing of what was left under NEW
-        deploy.converge(p, new)
+        try:
+            _move(p, old, new)
+        except BaseException:  # OLD it stays: its name, files and instances back (best effort, as the move)
+            p.state.rename_app(new, old)
+            with contextlib.suppress(Exception):
+                _move(p, new, old)
+            raise
         p.event(new, "rename", f"renamed from {old}")
     click.echo(f"-----> Renamed {old} to {new}: {p.url(new)}")
+
+
+def _move(p, old: str, new: str):
+    """Move what the app has besides its state (already renamed) from OLD to NEW, and run it as NEW."""
+    from ponton import appdata, deploy
+
+    deploy.remove_runtime(p, old)
+    appdata.rename(p, old, new)  # its files and images, and nothing of what was left under NEW
+    deploy.converge(p, new)
 
 
 @click.command("apps:destroy")

@@ -41,7 +41,7 @@ def remove(p, app, domain):
         domain = validate.domain(domain)
     with p.locked(app):
         p.state.remove_domain(app, domain)
-        deploy.reroute(p, app)
+        deploy.reroute(p, app, undo=lambda: p.state.add_domain(app, domain))
         p.event(app, "domains", f"removed {domain}")
     click.echo(f"-----> Removed {domain} from {app}")
 
@@ -65,10 +65,20 @@ def set_global(p, domain):
     clashes = [d for row in p.state.apps() for d in p.state.domains(row["name"]) if validate.is_under(d, domain)]
     if clashes:
         raise InvalidInput(f"custom domains {', '.join(clashes)} would clash with the APP.{domain} names: remove them")
+    previous = p.state.setting("domain", None)
     p.state.set_setting("domain", domain)
-    for row in p.state.apps():
-        with p.locked(row["name"]):
-            deploy.reroute(p, row["name"])
+    rerouted = []
+    try:
+        for row in p.state.apps():
+            with p.locked(row["name"]):
+                deploy.reroute(p, row["name"])
+            rerouted.append(row["name"])
+    except BaseException:  # every app back to the domain it had: those already moved, too
+        p.state.set_setting("domain", previous)
+        for app in rerouted:
+            with p.locked(app):
+                deploy.reroute(p, app)
+        raise
     click.echo(f"-----> Apps are now served at APP.{domain}")
 
 

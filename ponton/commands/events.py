@@ -2,12 +2,12 @@
 
 import click
 
-from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
+from ponton.output import WholeNumber, app_argument, emit, format_option, pass_ponton, table, when
 
 
 @click.command("events")
 @app_argument()
-@click.option("-n", "--num", type=click.IntRange(1, 10_000), default=50, show_default=True, help="How many.")
+@click.option("-n", "--num", type=WholeNumber(1, 10_000), default=50, show_default=True, help="How many.")
 @format_option
 @pass_ponton
 def events(p, app, num, fmt):

@@ -1,11 +1,13 @@
 """Deploying code: git:from-image, git:from-archive, git:set; and the two commands sshd and git run
 for a push (ssh-command, git-hook), which are hidden and never reachable over SSH."""
 
+import contextlib
 import hashlib
 import io
 import os
 import re
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -28,14 +30,29 @@ def _create_if_missing(p, app: str):
         click.echo(f"-----> Created {app}", err=True)
 
 
+@contextlib.contextmanager
+def _created_for_this_deploy(p, app: str):
+    """Create `app` if it does not exist; if the deploy that follows fails, it does not exist again (a failed
+    command changes nothing)."""
+    created = not p.state.app_exists(app)
+    _create_if_missing(p, app)
+    try:
+        yield
+    except BaseException:
+        if created:
+            with contextlib.suppress(Exception):  # the deploy's own undo removed what it started
+                deploy.remove_runtime(p, app)
+            p.state.delete_app(app)
+        raise
+
+
 @click.command("git:from-image")
 @app_argument()
 @click.argument("image")
 @pass_ponton
 def from_image(p, app, image):
     """Deploy IMAGE (a local Docker image) as a new release of APP, creating APP if needed."""
-    with p.locked(app):
-        _create_if_missing(p, app)
+    with p.locked(app), _created_for_this_deploy(p, app):
         deploy.deploy_image(p, app, image, source=image, description=f"Deploy image {image}")
 
 
@@ -44,7 +61,7 @@ def from_image(p, app, image):
 @pass_ponton
 def from_archive(p, app):
     """Build and deploy a tarball of the app's source read from standard input: `ponton git:from-archive APP < app.tar`."""
-    data = click.get_binary_stream("stdin").read(MAX_ARCHIVE + 1)
+    data = sys.stdin.buffer.read(MAX_ARCHIVE + 1)
     if len(data) > MAX_ARCHIVE:
         raise InvalidInput(f"archive larger than {MAX_ARCHIVE // 2**20} MiB")
     digest = hashlib.sha256(data).hexdigest()[:12]
@@ -58,9 +75,9 @@ def from_archive(p, app):
                 tar.extractall(source, filter="data")  # refuses absolute paths, `..`, devices, links out
         except (tarfile.TarError, OSError) as e:
             raise InvalidInput(f"not a readable tar archive: {' '.join(str(e).split())}") from None
-        _create_if_missing(p, app)
-        image = f"{deploy.BUILT_IMAGE_PREFIX}{app}:archive-{digest}"
-        deploy.build_and_deploy(p, app, Path(source), image, f"archive sha256:{digest}", "Deploy archive")
+        with _created_for_this_deploy(p, app):
+            image = f"{deploy.BUILT_IMAGE_PREFIX}{app}:archive-{digest}"
+            deploy.build_and_deploy(p, app, Path(source), image, f"archive sha256:{digest}", "Deploy archive")
 
 
 @click.command("git:set")

@@ -5,9 +5,11 @@ import time
 
 import click
 
-from ponton import accesslog
+from ponton import accesslog, validate
 from ponton.errors import InvalidInput, NotFound
-from ponton.output import app_argument, pass_ponton
+from ponton.output import WholeNumber, app_argument, pass_ponton
+
+MAX_AGE = 100 * 365 * 86400  # --since as an age: longer ago than any container ran
 
 
 def _since(value: str | None) -> int | None:
@@ -16,19 +18,21 @@ def _since(value: str | None) -> int | None:
     if value is None:
         return None
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isascii() and value[:-1].isdigit():
-        return int(time.time()) - int(value[:-1]) * units[value[-1]]
+    age = validate.bounded(value[:-1], 0, MAX_AGE // units[value[-1]]) if value[-1:] in units else None
+    if age is not None:
+        return int(time.time()) - age * units[value[-1]]
     try:
         when = datetime.datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"invalid --since {value!r}: use an age like 15m or 2h, or a time like 2026-11-28T10:00") from None
-    return int((when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)).timestamp())
+        raise InvalidInput(f"invalid --since {validate.shown(value)}: use an age like 15m or 2h (at most "
+                           f"{MAX_AGE // 86400} days), or a time like 2026-11-28T10:00") from None
+    return max(0, int((when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)).timestamp()))
 
 
 @click.command("logs")
 @app_argument()
 @click.option("-t", "--tail", "follow", is_flag=True, help="Keep printing new lines, across deploys (Ctrl-C ends).")
-@click.option("-n", "--num", type=click.IntRange(0, 100_000), default=100, show_default=True,
+@click.option("-n", "--num", type=WholeNumber(0, 100_000), default=100, show_default=True,
               help="How many recent lines to print first.")
 @click.option("--ps", "process", metavar="TYPE", help="Only instances of this process type, e.g. worker.")
 @click.option("--since", metavar="T", help="Only lines since T: an age (15m, 2h, 1d) or an ISO time.")

@@ -3,7 +3,7 @@
 import click
 
 from ponton import metrics as app_metrics
-from ponton.output import app_argument, emit, format_option, pass_ponton, table
+from ponton.output import WholeNumber, app_argument, emit, format_option, pass_ponton, table
 
 HEADERS = ["instance", "state", "cpu", "memory", "restarts", "req/s", "requests", "2xx", "3xx", "4xx", "5xx",
            "p50", "p90", "p99"]
@@ -11,7 +11,7 @@ HEADERS = ["instance", "state", "cpu", "memory", "restarts", "req/s", "requests"
 
 @click.command("metrics")
 @app_argument()
-@click.option("--window", type=click.IntRange(1, 86_400), default=60, show_default=True,
+@click.option("--window", type=WholeNumber(1, 86_400), default=60, show_default=True,
               help="Seconds of requests to count (from the proxy's access log).")
 @format_option
 @pass_ponton

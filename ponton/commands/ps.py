@@ -109,8 +109,7 @@ def restart(p, app):
 def stop(p, app):
     """Stop every instance of APP (it answers 503 until ps:start)."""
     with p.locked(app):
-        p.state.set_stopped(app, True)
-        deploy.converge(p, app)
+        _set_stopped(p, app, True)
         p.event(app, "stop", "every instance stopped")
     click.echo(f"-----> Stopped {app}")
 
@@ -121,8 +120,7 @@ def stop(p, app):
 def start(p, app):
     """Start APP's instances again after ps:stop."""
     with p.locked(app):
-        p.state.set_stopped(app, False)
-        _require_deployed(p, app, deploy.converge(p, app))
+        _require_deployed(p, app, _set_stopped(p, app, False))
         p.event(app, "start", "instances started")
     click.echo(f"-----> Started {app}")
 
@@ -141,6 +139,17 @@ def rebuild(p, app):
             hook.deploy_commit(p, app, current.source)
         else:
             deploy.deploy_image(p, app, current.image, current.source, f"Rebuild of {current.label}")
+
+
+def _set_stopped(p, app, stopped: bool) -> bool:
+    """Record and converge to stopped or started; if that fails, the app is recorded as it was."""
+    previous = p.state.app(app)["stopped"]
+    p.state.set_stopped(app, stopped)
+    try:
+        return deploy.converge(p, app)
+    except BaseException:
+        p.state.set_stopped(app, previous)
+        raise
 
 
 def _require_deployed(p, app, deployed: bool):

@@ -2,9 +2,11 @@
 
 import click
 
-from ponton import deploy
+from ponton import deploy, validate
 from ponton.errors import InvalidInput
 from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
+
+MAX_VERSION = 10**9
 
 
 @click.command("releases")
@@ -39,10 +41,10 @@ def rollback(p, app, version):
 
 
 def parse_version(version: str) -> int:
-    digits = version.removeprefix("v")
-    if not digits.isascii() or not digits.isdigit():
-        raise InvalidInput(f"invalid version {version!r}: use a release number like v3 or 3")
-    return int(digits)
+    number = validate.bounded(version.removeprefix("v"), 0, MAX_VERSION)
+    if number is None:
+        raise InvalidInput(f"invalid version {validate.shown(version)}: use a release number like v3 or 3")
+    return number
 
 
 COMMANDS = [releases, rollback]

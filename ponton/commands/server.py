@@ -5,11 +5,11 @@ import time
 
 import click
 
-from ponton.output import emit, format_option, pass_ponton, table
+from ponton.output import Number, emit, format_option, pass_ponton, table
 
 
 @click.command("watchdog")
-@click.option("--interval", type=click.FloatRange(0.5, 3600), default=10, show_default=True,
+@click.option("--interval", type=Number(0.5, 3600), default=10, show_default=True,
               help="Seconds between full reconciliations (engine events trigger one at once).")
 @pass_ponton
 def watchdog(p, interval):

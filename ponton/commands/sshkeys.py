@@ -1,5 +1,7 @@
 """ssh-keys:add, ssh-keys:list, ssh-keys:remove: who may push and run commands over SSH, and with which role."""
 
+import sys
+
 import click
 
 from gitreceive import sshkeys
@@ -22,7 +24,7 @@ def add(p, name, role):
     """Allow the public key on standard input, as user NAME: `ponton ssh-keys:add alice < alice.pub`."""
     name = sshkeys.key_name(name)
     try:
-        text = click.get_binary_stream("stdin").read(16384).decode()
+        text = sys.stdin.buffer.read(16384).decode()
     except UnicodeDecodeError:
         raise InvalidInput("not an OpenSSH public key: standard input is not UTF-8 text") from None
     fingerprint, key = sshkeys.parse_public_key(text)

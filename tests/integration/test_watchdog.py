@@ -194,3 +194,39 @@ def test_apps_serve_again_after_the_engine_restarts(sandbox, echo_image, watchdo
     for app in apps:
         for _ in range(10):  # recovered: every request is answered, by this app's own instances
             assert sandbox.get(sandbox.host(app))[1].startswith(f"{app} from ".encode())
+
+
+SLOW_START = 12  # seconds every instance of the slow app spends in its startup check (health_timeout is 20)
+
+
+@pytest.fixture(scope="module")
+def slow_start_image(echo_image) -> str:
+    """The echo app whose app.json startup check waits SLOW_START seconds before its first attempt."""
+    check = {"type": "startup", "path": "/", "initialDelay": SLOW_START}
+    dockerfile = (f"FROM {echo_image}\n"
+                  f"RUN printf '%s' '{json.dumps({'healthchecks': {'web': [check]}})}' > /app/app.json\n")
+    subprocess.run(["docker", "build", "-q", "-t", "ponton-test/slow-start", "-"], input=dockerfile.encode(),
+                   check=True, capture_output=True)
+    return "ponton-test/slow-start"
+
+
+def test_one_apps_slow_health_check_does_not_delay_another_apps_healing(sandbox, echo_image, slow_start_image,
+                                                                         watchdog):
+    slow, other = sandbox.new_app_name(), sandbox.new_app_name()
+    sandbox.run("git:from-image", slow, slow_start_image)
+    sandbox.run("git:from-image", other, echo_image)
+    [slow_victim], [other_victim] = containers(slow), containers(other)
+
+    subprocess.run(["docker", "rm", "-f", slow_victim], check=True, capture_output=True)
+    eventually(lambda: [c for c in containers(slow) if c != slow_victim], 30, "the slow app's replacement starting")
+    slow_started = time.monotonic()  # its startup check now takes SLOW_START seconds at least
+    subprocess.run(["docker", "rm", "-f", other_victim], check=True, capture_output=True)
+
+    def serves(app: str) -> bool:  # through nginx: its new instance is healthy and routed
+        return sandbox.get(sandbox.host(app))[0] == 200
+
+    eventually(lambda: serves(other), SLOW_START, "the other app healed while the slow one is in its startup check")
+    assert time.monotonic() - slow_started < SLOW_START  # so the slow app's healing was still under way
+    assert not serves(slow)
+    eventually(lambda: serves(slow), 60, "the slow app healed too")
+    assert healthy(sandbox, slow, 1) and healthy(sandbox, other, 1)

@@ -88,3 +88,32 @@ def test_app_json_rejected(text, message):
 
 def test_app_json_scripts_not_a_mapping_is_ignored():
     assert parse({"scripts": "x"})["scripts"] == {}
+
+
+HUGE = "9" * 5000  # past Python's 4300-digit limit of int()
+
+
+@pytest.mark.parametrize("text", [
+    '{"formation": {"web": {"quantity": %s}}}' % HUGE,
+    '{"formation": {"web": {"quantity": 1%s}}}' % ("0" * 4000),
+    '{"healthchecks": {"web": [{"attempts": %s}]}}' % HUGE,
+    "[" * 100_000 + "]" * 100_000,
+])
+def test_app_json_huge_numbers_and_nesting(text):
+    with pytest.raises(InvalidInput) as e:
+        appfiles.parse_app_json(text)
+    assert len(str(e.value)) < 200
+
+
+@pytest.mark.parametrize("key, value", [
+    ("attempts", 1e9), ("attempts", 1001), ("wait", 1e300), ("timeout", 3601), ("initialDelay", 1e300),
+    ("uptime", 10**300),
+])
+def test_health_check_numbers_are_capped(key, value):
+    with pytest.raises(InvalidInput, match=f"app.json healthchecks.web: {key} must be a number from 0 to"):
+        appfiles.parse_app_json(json.dumps({"healthchecks": {"web": [{key: value}]}}))
+
+
+def test_health_check_numbers_at_their_caps_are_accepted():
+    check = {"attempts": 1000, "wait": 3600, "timeout": 3600, "initialDelay": 3600, "uptime": 3600}
+    assert parse({"healthchecks": {"web": [check]}})["healthchecks"] == {"web": [check]}

@@ -355,3 +355,76 @@ def test_each_command_is_found_in_its_own_module():
     for module in cli.MODULES:
         for command in importlib.import_module(f"ponton.commands.{module}").COMMANDS:
             assert cli._module_of(command.name) == module, command.name
+
+
+HUGE = "9" * 5000  # past Python's 4300-digit limit of int(): a ValueError where a number was expected
+
+
+@pytest.mark.parametrize("args", [
+    ["ps:scale", "shop", f"web={HUGE}"], ["ps:scale", "shop", f"web=0{HUGE}"], ["releases:logs", "shop", f"v{HUGE}"],
+    ["rollback", "shop", HUGE], ["logs", "shop", "--since", f"{HUGE}m"], ["logs", "shop", "--since", "1" + "0" * 12 + "d"],
+    ["logs", "shop", "-n", HUGE], ["events", "shop", "-n", HUGE], ["metrics", "shop", "--window", HUGE],
+    ["resource:limit", "shop", "--memory", f"{HUGE}m"], ["resource:limit", "shop", "--memory", HUGE],
+    ["resource:limit", "shop", "--cpu", HUGE], ["resource:reserve", "shop", "--cpu", "1e999"],
+    ["deploy:set", "shop", "batch", HUGE], ["deploy:set", "shop", "wait-to-retire", HUGE],
+    ["deploy:set", "shop", "wait-to-retire", "5\n"], ["deploy:set", "shop", "canary-steps", f"10,{HUGE}"],
+    ["proxy:set", "shop", "hsts-max-age", HUGE], ["proxy:set", "shop", "hsts-max-age", "-1"],
+    ["ports:add", "shop", f"tcp:{HUGE}:7000"], ["watchdog", "--interval", HUGE],
+])
+def test_huge_numbers_are_refused_in_one_short_line(world, env, args):
+    result = run(env, *args)
+    assert len(result.stderr) < 300, result.stderr[:300]
+    assert_refused(world, env, *args, code=2)
+
+
+@pytest.mark.parametrize("args", [["apps:list", "a\nb"], ["apps:list", "a\u2028b\x85c\rd"], ["apps:nope\x1b[2J"],
+                                  ["stack:build", "py\nthon"], ["config:get", "shop", "A\x0cB"]])
+def test_line_breaks_and_control_characters_never_reach_the_output(world, env, args):
+    assert_refused(world, env, *args)
+    stderr = run(env, *args).stderr.decode()
+    assert not any(c in stderr[:-1] for c in "\n\r\x0c\x85\u2028\x1b"), stderr
+
+
+@pytest.fixture
+def crash(monkeypatch, tmp_path):
+    """A command with a bug."""
+    import click
+
+    @click.command("test:crash")
+    @click.argument("secret")
+    def command(secret):
+        raise ZeroDivisionError("the details of a bug")
+
+    monkeypatch.setenv("PONTON_CONFIG", str(tmp_path / "none.yml"))
+    cli.cli.add_command(command)
+    yield command
+    del cli.cli.commands["test:crash"]
+
+
+def test_an_unexpected_error_is_one_line_and_logged(crash, tmp_path, monkeypatch, capsys):
+    """The user sees one line with a reference, the state dir's errors.log has the traceback."""
+    monkeypatch.setenv("PONTON_STATE_DIR", str(tmp_path))
+    code = cli.run(["test:crash", "hunter2"])
+    out, err = capsys.readouterr()
+    assert code == cli.INTERNAL_ERROR and out == ""
+    assert re.fullmatch(r"error: internal error \(ZeroDivisionError\), logged on the server as error [0-9a-f]{8}\n", err)
+    log = (tmp_path / cli.ERROR_LOG).read_text()
+    assert err.split(" as ")[1].strip() in log and "command test:crash" in log
+    assert "Traceback" in log and "the details of a bug" in log and "hunter2" not in log
+    assert (tmp_path / cli.ERROR_LOG).stat().st_mode & 0o777 == 0o600
+
+
+def test_an_unexpected_error_that_cannot_be_logged_is_one_line_too(crash, tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("PONTON_STATE_DIR", str(tmp_path / "file" / "state"))
+    code = cli.run(["test:crash", "hunter2"])
+    err = capsys.readouterr().err
+    assert code == cli.INTERNAL_ERROR and err.count("\n") == 1
+    assert err.startswith("error: internal error (ZeroDivisionError)") and "not logged" in err
+
+
+def test_a_settings_file_with_a_huge_number(tmp_path, monkeypatch, capsys):
+    (tmp_path / "settings.yml").write_text("http_port: 1" + "0" * 5000 + "\n")  # PyYAML: a ValueError
+    monkeypatch.setenv("PONTON_CONFIG", str(tmp_path / "settings.yml"))
+    code = cli.run(["apps:list"])
+    assert code == 1 and capsys.readouterr().err == f"error: {tmp_path}/settings.yml: a number with too many digits\n"

@@ -19,13 +19,16 @@ errors are one line on stderr and a non-zero exit: 1 general, 2 invalid input, 3
 def render() -> str:
     cli._register_builtin_commands()
     sections, topic = [INTRO], None
+    # Each command's help as `ponton COMMAND --help` prints it: in the context of the group, whose settings (-h)
+    # it inherits; click keeps a command's help option once made, so any other context would depend on test order.
+    group = click.Context(cli.cli, info_name="ponton", **cli.cli.context_settings)
     for name, command in sorted(cli.cli.commands.items()):
         if command.hidden:
             continue
         if name.split(":")[0] != topic:
             topic = name.split(":")[0]
             sections.append(f"## {topic}\n")
-        help_text = command.get_help(click.Context(command, info_name=f"ponton {name}"))
+        help_text = command.get_help(click.Context(command, info_name=name, parent=group))
         sections.append(f"### {name}\n\n```\n{help_text}\n```\n")
     return "\n".join(sections)
 

@@ -125,3 +125,9 @@ def test_scaling_apps_at_once_never_passes_the_instances_quota_together(p):
     assert outcomes.count(None) == 1, outcomes
     assert all(isinstance(e, AccessDenied) and "at most 6 instances" in str(e) for e in outcomes if e)
     assert sum(sum(p.state.formation(app).values()) for app in apps) == 6
+
+
+def test_a_quota_of_5000_digits_is_refused_in_one_short_line():
+    with pytest.raises(InvalidInput) as e:
+        quota.parse((f"apps={'9' * 5000}",))
+    assert str(e.value).startswith("invalid quota 'apps=999") and len(str(e.value)) < 150

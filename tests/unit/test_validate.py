@@ -161,3 +161,43 @@ def test_the_global_domain_and_names_under_it_are_reserved(name):
 @pytest.mark.parametrize("name", ["example.com", "www.example.com", "xapps.example.com", "apps.example.com.au"])
 def test_names_beside_the_global_domain_are_custom_domains(name):
     assert validate.custom_domain(name, "apps.example.com") == name
+
+
+HUGE = "9" * 5000  # past Python's 4300-digit limit of int(): a ValueError, not a number
+
+
+@pytest.mark.parametrize("text, whole, expected", [
+    ("0", True, 0), ("50", True, 50), ("007", True, 7), ("0" * 5000 + "7", True, 7), ("2.5", False, 2.5),
+    ("3", False, 3.0), ("0" * 5000 + "1.25", False, 1.25),
+])
+def test_bounded_accepts_plain_numbers(text, whole, expected):
+    value = validate.bounded(text, 0, 50, whole)
+    assert value == expected and type(value) is (int if whole else float)
+
+
+@pytest.mark.parametrize("text", [
+    HUGE, HUGE + ".5", "51", "50.5", "-1", "+1", "", " 5", "5 ", "5\n", "٣", "３", "1_0", "1e1", "inf", "nan",
+    "0x10", "1.", ".5", "1.5.1", "5\u2028",
+])
+def test_bounded_refuses_everything_else(text):
+    assert validate.bounded(text, 0, 50, whole=False) is None
+    assert validate.bounded(text, 0, 50) is None
+
+
+def test_bounded_refuses_fractions_of_whole_numbers():
+    assert validate.bounded("1.5", 0, 50) is None and validate.bounded("1.0", 0, 50) is None
+
+
+def test_number_error_is_one_short_line():
+    with pytest.raises(InvalidInput) as e:
+        validate.number(HUGE + "\n", 1, 10, "count")
+    message = str(e.value)
+    assert message.startswith("invalid count '99999") and message.endswith("use a whole number from 1 to 10")
+    assert len(message) < 120 and "\n" not in message
+
+
+@pytest.mark.parametrize("pair", [f"web={HUGE}", f"web=0{HUGE}", f"{'w' * 5000}=1"])
+def test_scale_pairs_with_huge_input(pair):
+    with pytest.raises(InvalidInput) as e:
+        validate.scale_pairs((pair,))
+    assert len(str(e.value)) < 200
