@@ -91,7 +91,6 @@ class Watchdog:
         for name in names:
             self.heal_soon(name)
         self._guarded(self.remove_orphans, set(names))
-        self._guarded(self.renew_certificates)
 
     def heal_soon(self, app: str):
         """Have a healer reconcile `app`, without waiting for it; if one is at it already, once more after."""
@@ -105,6 +104,9 @@ class Watchdog:
     def _heal(self, app: str):
         while True:
             self._guarded(self.reconcile, app)
+            # Here, not in a round of its own: the app's lock is free between this healer's steps, where another
+            # round's renewal, not waiting for locks, could find every app always being healed.
+            self._guarded(self.renew_certificate, app)
             with self._healing_lock:
                 if app not in self._again:
                     self._healing.discard(app)
@@ -144,23 +146,22 @@ class Watchdog:
             self._record_replacements(app, instances)
             deploy.reroute(self.p, app, starting=frozenset(starting))
 
-    def renew_certificates(self):
-        """Renew Let's Encrypt certificates due (30 days before expiry; failures back off), each under its app's
+    def renew_certificate(self, app: str):
+        """Renew the app's Let's Encrypt certificate when due (30 days before expiry; failures back off), under its
         lock. A failed renewal keeps the installed certificate and is recorded for letsencrypt:list."""
         from ponton import certs, letsencrypt
 
-        for row in self.p.state.letsencrypt_apps():
-            app = row["app"]
-            if not letsencrypt.due(row, certs.installed(self.p.settings.state_dir, app)):
-                continue
-            with app_lock(self.p.settings.state_dir, app, wait=False) as locked:
-                if not locked:
-                    continue
-                log(f"{app}: renewing its Let's Encrypt certificate")
-                try:
-                    letsencrypt.renew(self.p, app)
-                except PontonError as e:
-                    log(f"{app}: renewing failed, the installed certificate stays: {e}")
+        row = next((row for row in self.p.state.letsencrypt_apps() if row["app"] == app), None)
+        if row is None or not letsencrypt.due(row, certs.installed(self.p.settings.state_dir, app)):
+            return
+        with app_lock(self.p.settings.state_dir, app, wait=False) as locked:
+            if not locked:
+                return
+            log(f"{app}: renewing its Let's Encrypt certificate")
+            try:
+                letsencrypt.renew(self.p, app)
+            except PontonError as e:
+                log(f"{app}: renewing failed, the installed certificate stays: {e}")
 
     def remove_orphans(self, apps: set[str]):
         """Containers this ponton started for apps that no longer exist (a destroy interrupted midway)."""
