@@ -30,6 +30,8 @@ class Marker:
             name = str(path.relative_to(source_dir))
             if not self.mentions:
                 return name
+            if path.is_symlink():  # its content could be any file of the server's, as render._Source refuses too
+                continue
             # The word as a command, maybe versioned (python3, python3.13), not a part of another word.
             if re.search(rf"\b{re.escape(self.mentions)}[\d.]*\b", path.read_text(errors="replace")):
                 return f"{name} runs {self.mentions}"

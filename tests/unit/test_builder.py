@@ -46,6 +46,15 @@ def test_a_procfile_that_runs_python_is_a_python_app(tmp_path, procfile, expecte
     assert (language.name, marker) == expected
 
 
+def test_a_symlinked_procfile_is_not_read(tmp_path):
+    """A tenant's Procfile may point at any file of the server: detection reads none of it."""
+    (tmp_path / "elsewhere").write_text("web: python3 secret.py\n")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Procfile").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(BuildError, match="cannot tell how to build this app"):
+        languages.detect(tmp_path / "app")
+
+
 def test_a_package_json_beats_a_procfile_that_runs_python(tmp_path):
     (tmp_path / "Procfile").write_text("web: node server.js\nworker: python3 jobs.py\n")
     (tmp_path / "package.json").write_text("{}")
