@@ -51,6 +51,9 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 LogLevel ERROR
+# The sandbox logs in as root, whose ~/.bashrc (pyenv on CI machines) bash runs for an sshd command unless
+# SHLVL says it is nested: its noise on stderr is not ponton's output.
+SetEnv SHLVL=1
 """
 
 
