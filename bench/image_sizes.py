@@ -12,9 +12,9 @@ MB = 1e6
 
 
 def _image(name: str) -> dict | None:
-    from runtime.engine import client
-
     import docker
+
+    from ponton.core.dockerclient import client
 
     try:
         return client().images.get(name).attrs
@@ -41,7 +41,7 @@ def _app_image(app: str) -> str:
 
 def run(report, box, pusher: Pusher, flask_app: str | None):
     from builder import languages, stacks
-    from ponton import settings
+    from ponton.core import settings
 
     apps = {"flask": flask_app} if flask_app else {}
     for app_dir in APP_DIRS:

@@ -102,6 +102,6 @@ def run(report, box, pusher: Pusher) -> str:
 
 def _has_stack() -> bool:
     from builder import languages, stacks
-    from runtime.engine import image_exists
+    from ponton.core.dockerclient import image_exists
 
     return image_exists(stacks.image(languages.by_name("python")))

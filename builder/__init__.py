@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from builder import engine, languages, pins, render, sources, stacks
+from builder import dockerbuild, languages, pins, sources, stacks, templating
 
 
 @dataclass(frozen=True)
@@ -33,18 +33,18 @@ def build(settings, source_dir: Path, image: str, log: Callable[[str], None]) ->
     if not language.has_stack:
         log(f"-----> {marker} found: building it as it is")
         sources.check(sources.read(source_dir), image)  # never on another app's image, never a remote ADD
-        with engine.context({}, source_dir) as context:
-            progress = engine.build(settings, context, image, log)
+        with dockerbuild.context({}, source_dir) as context:
+            progress = dockerbuild.build(settings, context, image, log)
         return _done(image, language, None, progress, started, log)
     log(f"-----> {language.title} app detected ({marker})")
     suite, version, pin = _runtime(settings, language, source_dir, log)
     stack = stacks.image(language, suite)
-    files = render.app_files(language.name, source_dir, stack, stacks.base(settings, suite), pin)
+    files = templating.app_files(language.name, source_dir, stack, stacks.base(settings, suite), pin)
     files = {name: text.encode() for name, text in files.items()}
     files["ca-certificates.crt"] = stacks.ca_bundle(settings)
     log(f"-----> Building {image} on {stack} ({language.title} {version})")
-    with engine.context(files, source_dir, prefix=render.SOURCE) as context:
-        progress = engine.build(settings, context, image, log)
+    with dockerbuild.context(files, source_dir, prefix=templating.SOURCE) as context:
+        progress = dockerbuild.build(settings, context, image, log)
     return _done(image, language, version, progress, started, log)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder import pins
-from ponton.errors import BuildError
+from ponton.core.errors import BuildError
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ponton.errors import BuildError
+from ponton.core.errors import BuildError
+
 
 @dataclass(frozen=True)
 class PinFile:

@@ -22,7 +22,8 @@ import shlex
 from pathlib import Path
 from typing import NamedTuple
 
-from ponton.errors import BuildError
+from ponton.core import dockerclient
+from ponton.core.errors import BuildError
 
 APP_IMAGES = "ponton/app-"
 # $NAME, ${NAME}, ${NAME:-default}, ${NAME:+alternative} (and without the colon): what FROM and --from expand
@@ -322,7 +323,7 @@ def check(text: str, image: str, client=None):
         plain = re.sub(r"^(index\.)?docker\.io/", "", name)  # the same local image as without it
         if (plain.startswith(APP_IMAGES) and not plain.startswith(own)) or IMAGE_ID.fullmatch(plain):
             raise BuildError(f"Dockerfile line {number}: {name}: {NOT_ALLOWED}")
-    client = client or docker.from_env()
+    client = client or dockerclient.client()
     for number, name in named:
         try:
             attrs = client.images.get(name).attrs

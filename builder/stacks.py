@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from builder import engine, render
+from builder import dockerbuild, templating
 from builder.languages import Language
-from ponton.errors import BuildError
+from ponton.core.dockerclient import client, image_exists
+from ponton.core.errors import BuildError
 
 SUITE = "trixie"  # the Debian release of the stacks, and of the base image's default
 IMAGE = "ponton/stack-{language}:{suite}"
@@ -42,9 +43,7 @@ def base(settings, suite: str = SUITE) -> str:
 
 def ensure(settings, language: Language, log: Callable[[str], None], suite: str = SUITE) -> str:
     """The version of `language`'s stack (on Debian `suite`), building the stack first if this server has none."""
-    from runtime.engine import client
-
-    import docker
+    import docker  # imported here: slow, and only a push that builds needs it
 
     try:
         labels = client().images.get(image(language, suite)).labels or {}
@@ -61,14 +60,14 @@ def build(settings, language: Language, log: Callable[[str], None], suite: str =
     ensure_base(base_image, suite, log)
     stack = image(language, suite)
     log(f"-----> Building the {language.title} stack {stack} from {base_image}")
-    files = {"Dockerfile": render.stack_dockerfile(language.name, base_image).encode(),
+    files = {"Dockerfile": templating.stack_dockerfile(language.name, base_image).encode(),
              "ca-certificates.crt": ca_bundle(settings)}
-    with engine.context(files) as context:
-        engine.build(settings, context, stack, log)
+    with dockerbuild.context(files) as context:
+        dockerbuild.build(settings, context, stack, log)
     version = _ask_version(language, stack)
     labelled = f"FROM {stack}\nLABEL {VERSION_LABEL}={version}\n"
-    with engine.context({"Dockerfile": labelled.encode()}) as context:
-        engine.build(settings, context, stack, lambda line: None)
+    with dockerbuild.context({"Dockerfile": labelled.encode()}) as context:
+        dockerbuild.build(settings, context, stack, lambda line: None)
     log(f"-----> {language.title} stack ready: {language.title} {version} "
         f"({time.monotonic() - started:.1f} s)")
     return version
@@ -78,8 +77,6 @@ def ensure_base(base_image: str, suite: str, log: Callable[[str], None]):
     """Build ponton's own base image of Debian `suite` (debootstrap, builder/base-image.sh) when it is missing.
     Another base (e.g. debian:trixie, where a registry is reachable) is pulled by the engine when a stack build
     needs it."""
-    from runtime.engine import image_exists
-
     if image_exists(base_image) or not base_image.startswith("ponton/"):
         return
     process = subprocess.Popen(["bash", str(BASE_SCRIPT), base_image], stdout=subprocess.PIPE,
@@ -87,7 +84,7 @@ def ensure_base(base_image: str, suite: str, log: Callable[[str], None]):
     lines = []
     for line in process.stdout:
         lines.append(line.rstrip())
-        log(lines[-1] if lines[-1].startswith("----->") else engine.INDENT + lines[-1])
+        log(lines[-1] if lines[-1].startswith("----->") else dockerbuild.INDENT + lines[-1])
     if process.wait() != 0:
         raise BuildError(f"building the base image {base_image} failed: {lines[-1] if lines else ''}")
 
@@ -101,8 +98,6 @@ def ca_bundle(settings) -> bytes:
 
 
 def _ask_version(language: Language, stack: str) -> str:
-    from runtime.engine import client
-
     output = client().containers.run(stack, ["/bin/sh", "-c", f"{language.version_command} 2>&1"],
                                      remove=True, entrypoint=[]).decode(errors="replace")
     match = re.search(r"\d+\.\d+(\.\d+)?", output)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from ponton import deploy
-from ponton.context import Ponton
-from ponton.errors import InvalidInput
 from gitreceive import repo
+from ponton.core.context import Ponton
+from ponton.core.errors import InvalidInput
+from ponton.pipeline import deploy
 
 ZERO = "0" * 40
 DEFAULT_BRANCHES = ("main", "master")

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ponton.errors import InvalidInput, NotFound
+from ponton.core.errors import InvalidInput, NotFound
 
 HOOK = """#!/bin/sh
 # Installed by ponton: build and deploy the pushed commit before the branch moves.

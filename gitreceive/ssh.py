@@ -6,12 +6,19 @@
 SSH_ORIGINAL_COMMAND is split with shlex, never given to a shell; anything else is refused with one line.
 """
 
+import os
 import shlex
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ponton import validate
-from ponton.errors import InvalidInput
+import click
+
+from gitreceive import repo
+from ponton.core import validate
+from ponton.core.context import Ponton
+from ponton.core.errors import InvalidInput
+from ponton.features import access
 
 GIT_VERBS = {"git-receive-pack", "git-upload-pack"}
 USAGE = "push with `git push ponton main`, or run a ponton command: ssh ponton@HOST help"
@@ -55,3 +62,22 @@ def repo_app(repo: str) -> str:
         return validate.app_name(name)
     except InvalidInput:
         raise InvalidInput(f"invalid repository {repo[:60]!r}: use ponton@HOST:APP where APP is an app name") from None
+
+
+def serve(ctx: click.Context, p: Ponton, user: str, create_if_missing: Callable[[Ponton, str], None]):
+    """Run what SSH_ORIGINAL_COMMAND asks of `user`'s key, if allowed: a ponton command (through the CLI it came
+    from, `ctx`'s root), or git's own receive-pack or upload-pack on the app's repository."""
+    cli = ctx.find_root().command
+    os.environ["PONTON_USER"] = user  # who asks: access checks and events of everything this request does
+    request = parse(os.environ.get("SSH_ORIGINAL_COMMAND"), cli.is_visible)
+    if not request.is_git:
+        ctx.exit(cli.run(request.argv))  # the command checks access itself, as every command does
+    p.recheck = lambda: access.check(p, request.argv[0], {"app": request.app})  # again once the lock is held
+    p.recheck()
+    if request.argv[0] == "git-upload-pack":
+        ctx.exit(subprocess.run(["git-upload-pack", str(repo.existing(p.settings.state_dir, request.app))]).returncode)
+    with p.locked(request.app):
+        create_if_missing(p, request.app)
+        path = repo.ensure(p.settings.state_dir, request.app)
+        env = {**os.environ, "PONTON_APP": request.app, "PONTON_USER": user}
+        ctx.exit(subprocess.run(["git-receive-pack", str(path)], env=env).returncode)

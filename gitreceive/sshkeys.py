@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 
-from ponton.errors import InvalidInput
+from ponton.core.errors import InvalidInput
 
 KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 KEY_TYPES = re.compile(r"(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)")

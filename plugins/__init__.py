@@ -1,1 +1,1 @@
-"""ponton's built-in plugins, written against the same hook API (ponton.hookspecs) as third-party ones."""
+"""ponton's built-in plugins, written against the same hook API (ponton.core.hookspecs) as third-party ones."""

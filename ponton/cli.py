@@ -11,7 +11,9 @@ import traceback
 
 import click
 
-from ponton.errors import PontonError
+from ponton.core import plugins, settings
+from ponton.core.errors import PontonError
+from ponton.features import access
 from ponton.output import one_line
 
 ERROR_LOG = "errors.log"
@@ -37,8 +39,6 @@ class PontonCLI(click.Group):
             ctx.exit(1)
 
     def add_command(self, cmd, name=None):
-        from ponton import access
-
         super().add_command(access.guard(cmd), name)  # every command checks who may run it, in one place
 
     def list_commands(self, ctx):
@@ -53,6 +53,26 @@ class PontonCLI(click.Group):
             _register_builtin_commands([_module_of(name)])
         return super().get_command(ctx, name) or (_load_plugin_commands(self) and super().get_command(ctx, name))
 
+    def run(self, argv: list[str] | None = None) -> int:
+        """Run the CLI on `argv` and return its exit code; errors are printed as one line."""
+        try:
+            code = self.main(args=argv, prog_name="ponton", standalone_mode=False)
+        except click.UsageError as e:
+            hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
+            click.echo(f"error: {one_line(e.format_message() + hint)}", err=True)
+            code = e.exit_code
+        except click.ClickException as e:
+            click.echo(f"error: {one_line(e.format_message())}", err=True)
+            code = e.exit_code
+        except click.Abort:
+            click.echo("aborted", err=True)
+            code = 1
+        except Exception as e:  # a bug: the user gets one line, the operator the traceback
+            reference = _log_internal_error(argv if argv is not None else sys.argv[1:])
+            click.echo(f"error: internal error ({type(e).__name__}), logged on the server as {reference}", err=True)
+            code = INTERNAL_ERROR
+        return code if isinstance(code, int) else 0
+
     def is_visible(self, name: str) -> bool:
         """Whether `name` is a command a person may ask for (not an internal, hidden one)."""
         command = self.get_command(None, name)
@@ -66,8 +86,6 @@ def cli():
 
 
 def _load_plugin_commands(group: click.Group) -> bool:
-    from ponton import plugins
-
     for commands in plugins.manager().hook.ponton_commands():
         for command in commands:
             group.add_command(command)
@@ -96,29 +114,11 @@ def _register_builtin_commands(modules=MODULES):
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on `argv` and return its exit code; errors are printed as one line."""
-    try:
-        code = cli.main(args=argv, prog_name="ponton", standalone_mode=False)
-    except click.UsageError as e:
-        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
-        click.echo(f"error: {one_line(e.format_message() + hint)}", err=True)
-        code = e.exit_code
-    except click.ClickException as e:
-        click.echo(f"error: {one_line(e.format_message())}", err=True)
-        code = e.exit_code
-    except click.Abort:
-        click.echo("aborted", err=True)
-        code = 1
-    except Exception as e:  # a bug: the user gets one line, the operator the traceback
-        reference = _log_internal_error(argv if argv is not None else sys.argv[1:])
-        click.echo(f"error: internal error ({type(e).__name__}), logged on the server as {reference}", err=True)
-        code = INTERNAL_ERROR
-    return code if isinstance(code, int) else 0
+    return cli.run(argv)
 
 
 def _log_internal_error(argv: list[str]) -> str:
     """Append the traceback being handled to STATE_DIR/errors.log; return the reference the user is told."""
-    from ponton import settings
-
     reference = f"error {secrets.token_hex(4)}"
     command = one_line(argv[0][:60]) if argv else "-"  # only the command: other arguments may hold secrets
     entry = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} {reference} (pid {os.getpid()}, command {command}, "

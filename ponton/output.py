@@ -5,8 +5,8 @@ import json
 
 import click
 
-from ponton import validate
-from ponton.context import Ponton
+from ponton.core import validate
+from ponton.core.context import Ponton
 
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."

@@ -1,21 +1,11 @@
 """The thin layer that talks to the Docker engine. Everything else in ponton gets data from here."""
 
 import datetime
-import functools
 from dataclasses import dataclass
 
-from ponton.errors import DeployError, PontonError
-from runtime import spec
-
-
-@functools.cache
-def client():
-    import docker  # imported here: it is slow to import and most commands never touch the engine
-
-    try:
-        return docker.from_env(timeout=120)
-    except docker.errors.DockerException as e:
-        raise PontonError(f"cannot reach the Docker engine: {e}") from None
+from ponton.core.dockerclient import client
+from ponton.core.errors import DeployError
+from runtime import hostports, spec
 
 
 @dataclass
@@ -101,16 +91,14 @@ def start(app: str, process: str, number: int, release, owner: str, port_range: 
     each of `extra_ports` (container ports like 7000/udp, for ports:add)."""
     import docker
 
-    from runtime import ports
-
     ensure_network(app)
-    taken = ports.used()
+    taken = hostports.used()
     for _ in range(5):  # another deploy may claim the same free port between our pick and our start
         host_port, extra = None, {}
         if process == spec.WEB:
-            host_port = ports.pick(port_range, taken)
+            host_port = hostports.pick(port_range, taken)
             for key in extra_ports:
-                extra[key] = ports.pick(port_range, taken | {host_port, *extra.values()})
+                extra[key] = hostports.pick(port_range, taken | {host_port, *extra.values()})
         container = None
         try:
             container = client().containers.create(
@@ -188,16 +176,6 @@ def usage(instance: Instance, sample: bool = False) -> dict:
 
 def logs_tail(instance: Instance, lines: int = 20) -> str:
     return instance.container.logs(tail=lines).decode(errors="replace")
-
-
-def image_exists(name: str) -> bool:
-    import docker
-
-    try:
-        client().images.get(name)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
 
 
 def run_once(app: str, release, command: str, timeout: float, owner: str,

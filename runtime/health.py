@@ -6,7 +6,7 @@ app.json asks for (one app's checks must not hold a deploy, or the watchdog, for
 import http.client
 import time
 
-from ponton.errors import DeployError
+from ponton.core.errors import DeployError
 from runtime import engine
 
 DEFAULT_WORKER_UPTIME = 2  # seconds a process without a port must stay up to count as started

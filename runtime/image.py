@@ -4,7 +4,7 @@ import io
 import posixpath
 import tarfile
 
-from runtime.engine import client
+from ponton.core.dockerclient import client
 
 
 def read_files(image: str, names: list[str]) -> dict[str, str]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import click
 
-from ponton.errors import DeployError, PontonError
+from ponton.core.errors import DeployError, PontonError
 from runtime import engine, health
 from runtime.spec import WEB
 

@@ -14,9 +14,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from ponton.errors import ProxyError
-from ponton.hookspecs import hookimpl
-from plugins.nginx.render import render_shared, render_stream, render_vhost
+from plugins.nginx.vhosts import render_shared, render_stream, render_vhost
+from ponton.core.errors import ProxyError
+from ponton.core.hookspecs import hookimpl
 
 SHARED_FILE = "000-ponton.conf"  # sorts before every app's file
 STREAM_DIR = "stream"  # under nginx_conf_dir: files for nginx's stream{} context (tcp and udp ports)

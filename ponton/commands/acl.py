@@ -3,7 +3,7 @@
 import click
 
 from gitreceive.sshkeys import key_name
-from ponton.errors import InvalidInput, NotFound
+from ponton.core.errors import InvalidInput, NotFound
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
 
 

@@ -4,8 +4,9 @@ import contextlib
 
 import click
 
-from ponton import access, quota
-from ponton.errors import InvalidInput
+from ponton.core.errors import InvalidInput
+from ponton.core.undo import undone_on_failure
+from ponton.features import access, quota
 from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
 
 
@@ -21,15 +22,11 @@ def create(p, app):
 def create_app(p, app: str):
     """Create `app`, owned by the user who asks (within their quota); on the server itself, by no one. It starts
     clean: whatever an app of that name left (a rename or destroy cut short) is removed once the name is its own."""
-    from ponton import appdata
+    from ponton.pipeline import appdata  # imported here: apps:list, in this module too, must start fast
 
     quota.create_app(p, app, p.remote_user)
-    try:
-        with p.locked(app):  # held already by a push
-            appdata.remove(p, app)
-    except BaseException:
-        p.state.delete_app(app)
-        raise
+    with undone_on_failure(lambda: p.state.delete_app(app)), p.locked(app):  # the lock: held already by a push
+        appdata.remove(p, app)
     p.event(app, "create", f"created {app}")
 
 
@@ -76,20 +73,21 @@ def rename(p, old, new):
         raise InvalidInput("the new name is the same as the old one")
     with p.locked(old, new):
         p.state.rename_app(old, new)  # refused if NEW exists; from here on the name is this app's
-        try:
-            _move(p, old, new)
-        except BaseException:  # OLD it stays: its name, files and instances back (best effort, as the move)
+
+        def undo():  # OLD it stays: its name, files and instances back (best effort, as the move)
             p.state.rename_app(new, old)
             with contextlib.suppress(Exception):
                 _move(p, new, old)
-            raise
+
+        with undone_on_failure(undo):
+            _move(p, old, new)
         p.event(new, "rename", f"renamed from {old}")
     click.echo(f"-----> Renamed {old} to {new}: {p.url(new)}")
 
 
 def _move(p, old: str, new: str):
     """Move what the app has besides its state (already renamed) from OLD to NEW, and run it as NEW."""
-    from ponton import appdata, deploy
+    from ponton.pipeline import appdata, deploy  # imported here: see create_app
 
     deploy.remove_runtime(p, old)
     appdata.rename(p, old, new)  # its files and images, and nothing of what was left under NEW
@@ -102,7 +100,7 @@ def _move(p, old: str, new: str):
 @pass_ponton
 def destroy(p, app, force):
     """Destroy APP: its containers, network, vhost, images, repository, certificate, logs, config and releases."""
-    from ponton import appdata, deploy
+    from ponton.pipeline import appdata, deploy  # imported here: see create_app
 
     if not force:
         raise InvalidInput(f"destroying {app} cannot be undone: run again with --force")

@@ -4,9 +4,10 @@ import sys
 
 import click
 
-from ponton import certs, ports
-from ponton.errors import InvalidInput, NotFound
+from ponton.core.errors import InvalidInput, NotFound
+from ponton.features import certs, portmaps
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
+from ponton.pipeline import certificates
 
 
 @click.command("certs:add", context_settings={"allow_extra_args": True})  # file names: refused below
@@ -31,7 +32,7 @@ def add(p, ctx, app):
             raise InvalidInput(f"Let's Encrypt manages the certificate of {app}: `ponton letsencrypt:disable {app}` first")
         pair = certs.from_stdin(sys.stdin.buffer.read(certs.MAX_INPUT + 1))
         certificate = certs.check(*pair, p.domains(app))
-        certs.install(p, app, pair)
+        certificates.install(p, app, pair)
         p.event(app, "certs", f"added certificate for {', '.join(certificate.names)} "
                               f"(expires {certificate.not_after:%Y-%m-%d})")
     click.echo(f"-----> {app} is served over HTTPS for {', '.join(certificate.names)} "
@@ -48,8 +49,8 @@ def remove(p, app):
             raise NotFound(f"app {app} has no certificate")
         if p.state.letsencrypt(app) is not None:
             raise InvalidInput(f"Let's Encrypt manages the certificate of {app}: `ponton letsencrypt:disable {app}`")
-        ports.require_no_tls_ports(p, app)
-        certs.install(p, app, None)
+        portmaps.require_no_tls_ports(p, app)
+        certificates.install(p, app, None)
         p.event(app, "certs", "removed the certificate")
     click.echo(f"-----> {app} is no longer served over HTTPS")
 

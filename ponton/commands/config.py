@@ -2,9 +2,11 @@
 
 import click
 
-from ponton import deploy, validate
-from ponton.errors import NotFound
+from ponton.core import validate
+from ponton.core.errors import NotFound
+from ponton.core.undo import undone_on_failure
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
+from ponton.pipeline import deploy
 
 no_restart_option = click.option(
     "--no-restart", is_flag=True, help="Only record the change; running instances get it on the next deploy."
@@ -22,12 +24,9 @@ def _change(p, app, config: dict[str, str], description: str, no_restart: bool):
         p.event(app, "config", f"{description} (no restart)")
         click.echo("-----> Config saved; running instances keep the old values until the next deploy")
         return
-    try:
+    with undone_on_failure(lambda: p.state.replace_config(app, previous)):
         if deploy.redeploy(p, app, description) is None:
             click.echo("-----> Config saved; it applies from the first deploy")
-    except BaseException:
-        p.state.replace_config(app, previous)
-        raise
     p.event(app, "config", description)
 
 

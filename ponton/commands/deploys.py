@@ -5,8 +5,9 @@ import time
 
 import click
 
-from ponton import deploy, strategy
+from ponton.features import strategy
 from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
+from ponton.pipeline import deploy
 
 
 @click.command("deploy:set")

@@ -2,9 +2,12 @@
 
 import click
 
-from ponton import access, deploy, validate
-from ponton.errors import InvalidInput
+from ponton.core import validate
+from ponton.core.errors import InvalidInput
+from ponton.core.undo import undone_on_failure
+from ponton.features import access
 from ponton.output import app_argument, emit, format_option, pass_ponton
+from ponton.pipeline import routing
 
 
 @click.command("domains:add")
@@ -17,7 +20,8 @@ def add(p, app, domain):
     with p.locked(app):
         _check_free(p, app, domain)
         p.state.add_domain(app, domain)
-        deploy.reroute(p, app, undo=lambda: p.state.remove_domain(app, domain))
+        with undone_on_failure(lambda: p.state.remove_domain(app, domain)):
+            routing.reroute(p, app)
         p.event(app, "domains", f"added {domain}")
     click.echo(f"-----> Added {domain} to {app}")
 
@@ -41,7 +45,8 @@ def remove(p, app, domain):
         domain = validate.domain(domain)
     with p.locked(app):
         p.state.remove_domain(app, domain)
-        deploy.reroute(p, app, undo=lambda: p.state.add_domain(app, domain))
+        with undone_on_failure(lambda: p.state.add_domain(app, domain)):
+            routing.reroute(p, app)
         p.event(app, "domains", f"removed {domain}")
     click.echo(f"-----> Removed {domain} from {app}")
 
@@ -68,17 +73,18 @@ def set_global(p, domain):
     previous = p.state.setting("domain", None)
     p.state.set_setting("domain", domain)
     rerouted = []
-    try:
-        for row in p.state.apps():
-            with p.locked(row["name"]):
-                deploy.reroute(p, row["name"])
-            rerouted.append(row["name"])
-    except BaseException:  # every app back to the domain it had: those already moved, too
+
+    def undo():  # every app back to the domain it had: those already moved, too
         p.state.set_setting("domain", previous)
         for app in rerouted:
             with p.locked(app):
-                deploy.reroute(p, app)
-        raise
+                routing.reroute(p, app)
+
+    with undone_on_failure(undo):
+        for row in p.state.apps():
+            with p.locked(row["name"]):
+                routing.reroute(p, row["name"])
+            rerouted.append(row["name"])
     click.echo(f"-----> Apps are now served at APP.{domain}")
 
 

@@ -4,9 +4,7 @@ for a push (ssh-command, git-hook), which are hidden and never reachable over SS
 import contextlib
 import hashlib
 import io
-import os
 import re
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -14,11 +12,12 @@ from pathlib import Path
 
 import click
 
-from gitreceive import hook, repo, ssh
-from ponton import access, deploy
+from gitreceive import hook, ssh
 from ponton.commands.apps import create_app
-from ponton.errors import InvalidInput
+from ponton.core.errors import InvalidInput
+from ponton.core.undo import undone_on_failure
 from ponton.output import app_argument, pass_ponton
+from ponton.pipeline import deploy
 
 BRANCH = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}(?<![./])")
 MAX_ARCHIVE = 512 * 1024 * 1024
@@ -34,16 +33,18 @@ def _create_if_missing(p, app: str):
 def _created_for_this_deploy(p, app: str):
     """Create `app` if it does not exist; if the deploy that follows fails, it does not exist again (a failed
     command changes nothing)."""
-    created = not p.state.app_exists(app)
-    _create_if_missing(p, app)
-    try:
+    if p.state.app_exists(app):
         yield
-    except BaseException:
-        if created:
-            with contextlib.suppress(Exception):  # the deploy's own undo removed what it started
-                deploy.remove_runtime(p, app)
-            p.state.delete_app(app)
-        raise
+        return
+
+    def undo():
+        with contextlib.suppress(Exception):  # the deploy's own undo removed what it started
+            deploy.remove_runtime(p, app)
+        p.state.delete_app(app)
+
+    _create_if_missing(p, app)
+    with undone_on_failure(undo):
+        yield
 
 
 @click.command("git:from-image")
@@ -107,21 +108,7 @@ def git_hook(p):
 @click.pass_context
 def ssh_command(ctx, p, user):
     """The forced command of every key in authorized_keys: runs what SSH_ORIGINAL_COMMAND asks, if allowed."""
-    from ponton.cli import cli, run
-
-    os.environ["PONTON_USER"] = user  # who asks: access checks and events of everything this request does
-    request = ssh.parse(os.environ.get("SSH_ORIGINAL_COMMAND"), cli.is_visible)
-    if not request.is_git:
-        ctx.exit(run(request.argv))  # the command checks access itself, as every command does
-    p.request = (request.argv[0], {"app": request.app})  # checked now, and again once the app's lock is held
-    access.check(p, *p.request)
-    if request.argv[0] == "git-upload-pack":
-        ctx.exit(subprocess.run(["git-upload-pack", str(repo.existing(p.settings.state_dir, request.app))]).returncode)
-    with p.locked(request.app):
-        _create_if_missing(p, request.app)
-        path = repo.ensure(p.settings.state_dir, request.app)
-        env = {**os.environ, "PONTON_APP": request.app, "PONTON_USER": user}
-        ctx.exit(subprocess.run(["git-receive-pack", str(path)], env=env).returncode)
+    ssh.serve(ctx, p, user, _create_if_missing)
 
 
 COMMANDS = [from_image, from_archive, git_set, git_hook, ssh_command]

@@ -2,9 +2,11 @@
 
 import click
 
-from ponton import certs, letsencrypt, ports
-from ponton.errors import InvalidInput, NotFound
+from ponton.core.errors import InvalidInput, NotFound
+from ponton.core.undo import undone_on_failure
+from ponton.features import certs, letsencrypt, portmaps
 from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
+from ponton.pipeline import certificates
 
 
 @click.command("letsencrypt:set")
@@ -29,11 +31,8 @@ def enable(p, app):
             raise InvalidInput(f"{app} has a certificate of its own: `ponton certs:remove {app}` first")
         click.echo(f"-----> Requesting a certificate for {', '.join(p.domains(app))}")
         p.state.set_letsencrypt(app, "pending")
-        try:
-            certificate = letsencrypt.renew(p, app)
-        except BaseException:
-            p.state.set_letsencrypt(app, None)  # nothing changed: the app is served as before
-            raise
+        with undone_on_failure(lambda: p.state.set_letsencrypt(app, None)):  # the app is served as before
+            certificate = certificates.renew_letsencrypt(p, app)
     click.echo(f"-----> {app} is served over HTTPS until {certificate.not_after:%Y-%m-%d}, renewed automatically")
 
 
@@ -45,7 +44,7 @@ def renew(p, app):
     with p.locked(app):
         if p.state.letsencrypt(app) is None:
             raise NotFound(f"Let's Encrypt is not enabled for {app}: `ponton letsencrypt:enable {app}`")
-        certificate = letsencrypt.renew(p, app)
+        certificate = certificates.renew_letsencrypt(p, app)
     click.echo(f"-----> Renewed the certificate of {app}: valid until {certificate.not_after:%Y-%m-%d}")
 
 
@@ -57,8 +56,8 @@ def disable(p, app):
     with p.locked(app):
         if p.state.letsencrypt(app) is None:
             raise NotFound(f"Let's Encrypt is not enabled for {app}")
-        ports.require_no_tls_ports(p, app)
-        certs.install(p, app, None)
+        portmaps.require_no_tls_ports(p, app)
+        certificates.install(p, app, None)
         p.state.set_letsencrypt(app, None)
         p.event(app, "letsencrypt", "disabled; certificate removed")
     click.echo(f"-----> Let's Encrypt disabled for {app}")

@@ -5,9 +5,12 @@ import time
 
 import click
 
-from ponton import accesslog, validate
-from ponton.errors import InvalidInput, NotFound
+from ponton.commands.releases import parse_version
+from ponton.core import validate
+from ponton.core.errors import InvalidInput, NotFound
+from ponton.features import accesslog
 from ponton.output import WholeNumber, app_argument, pass_ponton
+from runtime import logs as app_logs
 
 MAX_AGE = 100 * 365 * 86400  # --since as an age: longer ago than any container ran
 
@@ -40,8 +43,6 @@ def _since(value: str | None) -> int | None:
 @pass_ponton
 def logs(p, app, follow, num, process, since, proxy):
     """Print the output of APP's instances, merged in time order, each line prefixed with its instance."""
-    from runtime import logs as app_logs
-
     p.state.app_id(app)
     if proxy and (since or process):
         raise InvalidInput("--since and --ps apply to the app's output, not to --proxy")
@@ -63,8 +64,6 @@ def logs(p, app, follow, num, process, since, proxy):
 @pass_ponton
 def release_logs(p, app, version):
     """Print the build output of release VERSION of APP (e.g. v3)."""
-    from ponton.commands.releases import parse_version
-
     release = p.state.release(app, parse_version(version))
     if not release.build_log:
         raise NotFound(f"{release.label} of {app} was not built by ponton ({release.source})")

@@ -2,7 +2,7 @@
 
 import click
 
-from ponton import metrics as app_metrics
+from ponton.features import metrics as app_metrics
 from ponton.output import WholeNumber, app_argument, emit, format_option, pass_ponton, table
 
 HEADERS = ["instance", "state", "cpu", "memory", "restarts", "req/s", "requests", "2xx", "3xx", "4xx", "5xx",

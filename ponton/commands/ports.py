@@ -3,8 +3,10 @@ udp), each forwarded to a container port of its web instances."""
 
 import click
 
-from ponton import ports
+from ponton.core.undo import undone_on_failure
+from ponton.features import portmaps
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
+from ponton.pipeline import deploy, routing
 
 MAPPING_HELP = """\b
 SCHEME is one of:
@@ -29,12 +31,19 @@ are replaced one at a time (no request is dropped).
 @click.argument("mappings", metavar="MAPPING...", nargs=-1, required=True)
 @pass_ponton
 def add(p, app, mappings):
-    parsed = ports.parse_all(mappings)
+    parsed = portmaps.parse_all(mappings)
     with p.locked(app):
         p.state.app_id(app)
         for mapping in parsed:
-            ports.check_available(p, app, mapping)
-        ports.add(p, app, parsed)
+            portmaps.check_available(p, app, mapping)
+        portmaps.record(p, app, parsed)
+        with undone_on_failure(lambda: portmaps.forget(p, app, parsed)):
+            routing.reroute(p, app)
+        missing = portmaps.unpublished(app, parsed)
+        if missing:
+            click.echo(f"-----> Replacing the instances of {app} to publish container port {', '.join(missing)}")
+            with undone_on_failure(lambda: (portmaps.forget(p, app, parsed), routing.reroute(p, app))):
+                deploy.converge(p, app, replace=True)
         p.event(app, "ports", f"added {' '.join(map(str, parsed))}")
     for mapping in parsed:
         click.echo(f"-----> {app}: {mapping.scheme} on port {mapping.host_port} "
@@ -48,9 +57,11 @@ def add(p, app, mappings):
 def remove(p, app, mappings):
     """Stop listening on the host ports of these MAPPINGs (SCHEME:HOST_PORT:CONTAINER_PORT, as ports:report
     shows them)."""
-    parsed = ports.parse_all(mappings)
+    parsed = portmaps.parse_all(mappings)
     with p.locked(app):
-        ports.remove(p, app, parsed)
+        portmaps.forget(p, app, parsed)
+        with undone_on_failure(lambda: portmaps.record(p, app, parsed)):
+            routing.reroute(p, app)
         p.event(app, "ports", f"removed {' '.join(map(str, parsed))}")
     for mapping in parsed:
         click.echo(f"-----> {app}: removed {mapping}")
@@ -63,7 +74,7 @@ def remove(p, app, mappings):
 def report(p, app, fmt):
     """List APP's extra ports: scheme, host port, container port (its domains are served on the HTTP and HTTPS
     ports besides)."""
-    mappings = ports.of_app(p, app)
+    mappings = portmaps.of_app(p, app)
     data = [{"scheme": m.scheme, "host_port": m.host_port, "container_port": m.container_port,
              "mapping": str(m)} for m in mappings]
     rows = [[m.scheme, m.host_port, m.container_key] for m in mappings]

@@ -2,12 +2,14 @@
 
 import click
 
-from ponton import deploy, proxy
+from ponton.core.undo import undone_on_failure
+from ponton.features import proxysettings
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
+from ponton.pipeline import routing
 
 
 def _knob_help() -> str:
-    return "\n".join(f"{key:<16} {text} ({default})" for key, (_, default, text) in proxy.KNOBS.items())
+    return "\n".join(f"{key:<16} {text} ({default})" for key, (_, default, text) in proxysettings.KNOBS.items())
 
 
 @click.command("proxy:set", help=f"""Set a proxy KEY of APP (no VALUE: back to the default).
@@ -20,11 +22,12 @@ def _knob_help() -> str:
 @click.argument("value", required=False)
 @pass_ponton
 def set_(p, app, key, value):
-    proxy.check(key, value)
+    proxysettings.check(key, value)
     with p.locked(app):
         previous = p.state.proxy_settings(app).get(key)
         p.state.set_proxy_setting(app, key, value)
-        deploy.reroute(p, app, undo=lambda: p.state.set_proxy_setting(app, key, previous))
+        with undone_on_failure(lambda: p.state.set_proxy_setting(app, key, previous)):
+            routing.reroute(p, app)
         p.event(app, "proxy-settings", f"{key}={value if value is not None else '(default)'}")
     click.echo(f"-----> {app}: {key} = {value if value is not None else '(default)'}")
 
@@ -35,7 +38,7 @@ def set_(p, app, key, value):
 @pass_ponton
 def report(p, app, fmt):
     """Show APP's proxy settings."""
-    data = proxy.knobs(p.state.proxy_settings(app))
+    data = proxysettings.knobs(p.state.proxy_settings(app))
     emit(fmt, data, table([[k, str(v).lower()] for k, v in data.items()], ["setting", "value"]))
 
 

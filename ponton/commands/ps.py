@@ -5,9 +5,14 @@ import re
 
 import click
 
-from ponton import deploy, quota, validate
-from ponton.errors import NotFound
+from gitreceive import hook
+from ponton.core import validate
+from ponton.core.errors import NotFound
+from ponton.core.undo import undone_on_failure
+from ponton.features import quota
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
+from ponton.pipeline import deploy
+from runtime import engine, health
 
 
 @click.command("ps:scale")
@@ -20,11 +25,8 @@ def scale(p, app, pairs):
     with p.locked(app):
         previous = p.state.formation(app)
         quota.set_formation(p, app, counts)
-        try:
+        with undone_on_failure(lambda: p.state.set_formation(app, previous)):
             deployed = deploy.converge(p, app)
-        except BaseException:
-            p.state.set_formation(app, previous)
-            raise
     scaled = " ".join(f"{k}={v}" for k, v in p.state.formation(app).items())
     p.event(app, "scale", scaled)
     click.echo(f"-----> Scaled {app}: {scaled}" + ("" if deployed else " (applies from the first deploy)"))
@@ -36,8 +38,6 @@ def scale(p, app, pairs):
 @pass_ponton
 def report(p, app, fmt):
     """Each instance of APP: process type, release, state, health, uptime, restarts."""
-    from runtime import engine, health
-
     statuses = p.state.instance_statuses(app)
     ooms = oom_containers(p.state.events(app, 1000))
     rows = []
@@ -130,8 +130,6 @@ def start(p, app):
 @pass_ponton
 def rebuild(p, app):
     """Build APP again from its deployed commit (or redeploy its image) and roll it out."""
-    from gitreceive import hook
-
     with p.locked(app):
         current = p.state.current_release(app)
         _require_deployed(p, app, current is not None)
@@ -145,11 +143,8 @@ def _set_stopped(p, app, stopped: bool) -> bool:
     """Record and converge to stopped or started; if that fails, the app is recorded as it was."""
     previous = p.state.app(app)["stopped"]
     p.state.set_stopped(app, stopped)
-    try:
+    with undone_on_failure(lambda: p.state.set_stopped(app, previous)):
         return deploy.converge(p, app)
-    except BaseException:
-        p.state.set_stopped(app, previous)
-        raise
 
 
 def _require_deployed(p, app, deployed: bool):

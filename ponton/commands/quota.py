@@ -3,7 +3,7 @@
 import click
 
 from gitreceive.sshkeys import key_name
-from ponton import access, quota
+from ponton.features import access, quota
 from ponton.output import emit, format_option, pass_ponton, table
 
 

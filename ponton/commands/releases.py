@@ -2,9 +2,10 @@
 
 import click
 
-from ponton import deploy, validate
-from ponton.errors import InvalidInput
+from ponton.core import validate
+from ponton.core.errors import InvalidInput
 from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
+from ponton.pipeline import deploy
 
 MAX_VERSION = 10**9
 

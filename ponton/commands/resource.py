@@ -2,9 +2,12 @@
 
 import click
 
-from ponton import deploy, resources, validate
-from ponton.errors import InvalidInput
+from ponton.core import validate
+from ponton.core.errors import InvalidInput
+from ponton.core.undo import undone_on_failure
+from ponton.features import resources
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
+from ponton.pipeline import deploy
 
 
 def _options(kind: str):
@@ -58,11 +61,9 @@ def _change(p, app: str, kind: str, process: str, memory: str | None, cpu: str |
             click.echo(f"-----> Resources of {what} unchanged")
             return
         p.state.replace_resources(app, updated)
-        try:  # through the rollout, as a config change: instances are replaced one at a time, health-checked
+        # through the rollout, as a config change: instances are replaced one at a time, health-checked
+        with undone_on_failure(lambda: p.state.replace_resources(app, previous)):
             deployed = deploy.converge(p, app, replace=True)
-        except BaseException:
-            p.state.replace_resources(app, previous)
-            raise
         described = " ".join(f"{key}={'default' if value is None else value}" for key, value in changes.items())
         p.event(app, "resources", f"{what}: {described}")
     click.echo(f"-----> Resources of {what}: {described}" + ("" if deployed else " (applies from the first deploy)"))

@@ -5,7 +5,10 @@ import time
 
 import click
 
+from ponton.core import dockerclient
 from ponton.output import Number, emit, format_option, pass_ponton, table
+from ponton.pipeline.watchdog import Watchdog
+from runtime import engine
 
 
 @click.command("watchdog")
@@ -15,8 +18,6 @@ from ponton.output import Number, emit, format_option, pass_ponton, table
 def watchdog(p, interval):
     """Keep every app at its recorded state: replace missing or unhealthy instances, mend routing.
     Runs in the foreground; under systemd (Type=notify) it reports readiness and liveness."""
-    from runtime.watchdog import Watchdog
-
     Watchdog(p, interval).run_forever()
 
 
@@ -25,10 +26,8 @@ def watchdog(p, interval):
 @pass_ponton
 def report(p, fmt):
     """Show the server: Docker engine, nginx, watchdog, and each app's instances."""
-    from runtime import engine
-
     try:
-        engine_status = f"running (Docker {engine.client().version()['Version']})"
+        engine_status = f"running (Docker {dockerclient.client().version()['Version']})"
     except Exception as e:  # report what is wrong instead of failing: this command is for diagnosing
         engine_status = f"unreachable: {e}"
     beat, _, pid = p.state.setting("watchdog_heartbeat", "").partition(" ")

@@ -5,8 +5,8 @@ import sys
 import click
 
 from gitreceive import sshkeys
-from ponton.access import ROLES
-from ponton.errors import InvalidInput
+from ponton.core.errors import InvalidInput
+from ponton.features.access import ROLES
 from ponton.output import emit, format_option, pass_ponton, table
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from ponton.testing import CertificateAuthority
 from tests.conftest import APPS
-from tests.e2e.conftest import push, ponton, ssh_key
+from tests.e2e.conftest import ponton, push, ssh_key
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ import tarfile
 
 import docker
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from builder import sources
 from tests.conftest import BASE_IMAGE

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from ponton.state import State
+from ponton.core.state import State
 from ponton.testing import Sandbox
 from runtime.spec import CAPABILITIES
 from tests.integration.conftest import APPS, Pusher, containers, eventually

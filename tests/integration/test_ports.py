@@ -12,7 +12,7 @@ import time
 import grpc
 import pytest
 
-from ponton import ports
+from ponton.features import portmaps
 from ponton.testing import CertificateAuthority, Sandbox, free_port
 
 from .conftest import APPS, _docker
@@ -127,7 +127,7 @@ def test_tcp_and_udp_echo_on_their_host_ports(sandbox, app):
 
     sandbox.run("apps:destroy", app, "--force")  # its ports go with it
     assert not (sandbox.conf_dir / "stream" / f"{app}.conf").exists()
-    assert ports.bindable(udp_port, "udp")
+    assert portmaps.bindable(udp_port, "udp")
 
 
 def test_grpc_and_http_ports_through_the_proxy(sandbox, app, tmp_path):

@@ -14,8 +14,8 @@ import threading
 
 import pytest
 
-from ponton.lock import app_lock
-from ponton.state import State
+from ponton.core.lock import app_lock
+from ponton.core.state import State
 from ponton.testing import CertificateAuthority
 from tests.integration.conftest import APPS, Pusher, containers, eventually
 

@@ -2,11 +2,11 @@
 
 import pytest
 
-from ponton import access
-from ponton.context import Ponton
-from ponton.errors import AccessDenied, NotFound
-from ponton.lock import app_lock
-from ponton.settings import Settings
+from ponton.core.context import Ponton
+from ponton.core.errors import AccessDenied, NotFound
+from ponton.core.lock import app_lock
+from ponton.core.settings import Settings
+from ponton.features import access
 
 
 @pytest.fixture
@@ -131,8 +131,8 @@ def test_an_older_install_keeps_working(tmp_path):
     """Keys added before roles: the first is admin, and every user keeps access to the apps they could use."""
     import sqlite3
 
-    from ponton import state as state_module
-    from ponton.state import State
+    from ponton.core import state as state_module
+    from ponton.core.state import State
 
     path = tmp_path / "old"
     path.mkdir()
@@ -164,7 +164,7 @@ def test_access_is_checked_again_once_the_lock_is_held(p, monkeypatch):
     """bob's push to `shop`, checked while shop did not exist, waits for its lock; meanwhile alice made shop hers.
     Under the lock it is refused, and the lock is released again."""
     as_user(monkeypatch, "bob")
-    p.request = ("git-receive-pack", {"app": "shop"})
+    p.recheck = lambda: access.check(p, "git-receive-pack", {"app": "shop"})
     with pytest.raises(AccessDenied, match="user bob has no access to app shop"):
         with p.locked("shop"):
             raise AssertionError("bob got alice's app")

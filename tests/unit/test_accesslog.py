@@ -4,7 +4,7 @@ import datetime
 import json
 import os
 
-from ponton import accesslog
+from ponton.features import accesslog
 
 T0 = 1_800_000_000
 

@@ -1,7 +1,7 @@
 """appdata: the one place that knows every file of an app, for destroy, rename and create."""
 
-from ponton import appdata
-from ponton.settings import Settings
+from ponton.core.settings import Settings
+from ponton.pipeline import appdata
 
 
 def test_files_are_every_file_of_the_app_and_none_of_another(tmp_path):

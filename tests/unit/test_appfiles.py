@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from ponton import appfiles
-from ponton.errors import InvalidInput
+from ponton.core.errors import InvalidInput
+from ponton.features import appfiles
 
 
 def test_procfile_types_and_commands():

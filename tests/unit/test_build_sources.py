@@ -5,10 +5,11 @@ import os
 
 import docker
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from builder import sources
-from ponton.errors import BuildError
+from ponton.core.errors import BuildError
 
 
 def test_images_named_by_from_and_copy():

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from builder import engine, languages, pins, render
-from ponton.errors import BuildError
-from ponton.settings import Settings
+from builder import dockerbuild, languages, pins, templating
+from ponton.core.errors import BuildError
+from ponton.core.settings import Settings
 
 
 @pytest.mark.parametrize("files, expected", [
@@ -114,7 +114,7 @@ def test_a_symlinked_pin_file_is_not_read(tmp_path):
 
 def test_python_template_installs_dependencies_before_copying_the_code(tmp_path):
     (tmp_path / "requirements.txt").write_text("Flask\ngunicorn\n")
-    dockerfile = render.app_files("python", tmp_path, "ponton/stack-python:trixie", "ponton/base:trixie")["Dockerfile"]
+    dockerfile = templating.app_files("python", tmp_path, "ponton/stack-python:trixie", "ponton/base:trixie")["Dockerfile"]
     lines = dockerfile.splitlines()
     assert lines.index("RUN pip install -r requirements.txt") < lines.index("COPY app/ /app/")
     assert 'CMD ["/bin/sh", "-c", "exec gunicorn --bind 0.0.0.0:$PORT app:app"]' in lines
@@ -123,8 +123,8 @@ def test_python_template_installs_dependencies_before_copying_the_code(tmp_path)
 
 def test_node_template_installs_a_pinned_release_the_stack_lacks(tmp_path):
     (tmp_path / "package.json").write_text("{}")
-    assert "node-linux" not in render.app_files("node", tmp_path, "s", "b")["Dockerfile"]
-    lines = render.app_files("node", tmp_path, "s", "b", pin="18.x")["Dockerfile"].splitlines()
+    assert "node-linux" not in templating.app_files("node", tmp_path, "s", "b")["Dockerfile"]
+    lines = templating.app_files("node", tmp_path, "s", "b", pin="18.x")["Dockerfile"].splitlines()
     install = next(i for i, line in enumerate(lines) if line.startswith("RUN npm install --global"))
     assert lines[install].endswith('@18.x" \\')  # in double quotes, for sh
     assert install < lines.index("COPY app/package.json /app/")  # its layer is cached per pin, not per push
@@ -146,46 +146,46 @@ def test_a_pin_reaches_a_build_step_only_as_a_version_range(spec, ok):
 
 def test_node_template_uses_npm_ci_only_with_a_lockfile(tmp_path):
     (tmp_path / "package.json").write_text("{}")
-    assert "RUN npm install" in render.app_files("node", tmp_path, "s", "b")["Dockerfile"]
+    assert "RUN npm install" in templating.app_files("node", tmp_path, "s", "b")["Dockerfile"]
     (tmp_path / "package-lock.json").write_text("{}")
-    assert "RUN npm ci" in render.app_files("node", tmp_path, "s", "b")["Dockerfile"]
+    assert "RUN npm ci" in templating.app_files("node", tmp_path, "s", "b")["Dockerfile"]
 
 
 def test_static_template_serves_public_when_the_site_is_there(tmp_path):
     (tmp_path / "public").mkdir()
     (tmp_path / "public" / "index.html").write_text("")
-    files = render.app_files("static", tmp_path, "s", "b")
+    files = templating.app_files("static", tmp_path, "s", "b")
     assert set(files) == {"Dockerfile", "nginx.conf"}
     assert "root /app/public;" in files["nginx.conf"]
 
 
 def test_build_output_tracks_steps_cache_and_the_failing_output():
-    progress = engine.Progress()
+    progress = dockerbuild.Progress()
     for line in ["Step 1/3 : FROM x", " ---> abc", "Step 2/3 : RUN pip install -r requirements.txt",
                  " ---> Using cache", "Step 3/3 : RUN make", " ---> Running in 123", "compiling",
                  "make: *** [all] Error 2", "Removing intermediate container 123"]:
         progress.line(line)
     assert progress.cached == ["RUN pip install -r requirements.txt"]
     limits = Settings(build_memory="2g", build_pids_limit=300)
-    message = engine._failure("The command '/bin/sh -c make' returned a non-zero code: 2", progress, limits)
+    message = dockerbuild._failure("The command '/bin/sh -c make' returned a non-zero code: 2", progress, limits)
     assert message == "build failed at step 3/3 (RUN make): exit code 2: compiling | make: *** [all] Error 2"
-    oom = engine._failure("The command '/bin/sh -c make' returned a non-zero code: 137", progress, limits)
+    oom = dockerbuild._failure("The command '/bin/sh -c make' returned a non-zero code: 137", progress, limits)
     assert "out of memory (the limit is 2g, setting build_memory)" in oom
     progress.line("/bin/sh: 0: Cannot fork")
-    forks = engine._failure("The command '/bin/sh -c make' returned a non-zero code: 2", progress, limits)
+    forks = dockerbuild._failure("The command '/bin/sh -c make' returned a non-zero code: 2", progress, limits)
     assert "exit code 2: out of processes (the limit is 300, setting build_pids_limit)" in forks
 
 
 def test_cpu_limit_and_cgroup_parent_go_into_the_build_request():
-    assert engine._limits(Settings(build_cpus=1.5), "/docker/abc") == {
+    assert dockerbuild._limits(Settings(build_cpus=1.5), "/docker/abc") == {
         "cpuperiod": 100_000, "cpuquota": 150_000, "cgroupparent": "/docker/abc"}
-    assert engine._limits(Settings(build_cpus=0), "") == {}
+    assert dockerbuild._limits(Settings(build_cpus=0), "") == {}
     with pytest.raises(BuildError, match="setting build_cpus"):
-        engine._limits(Settings(build_cpus=-1), "")
+        dockerbuild._limits(Settings(build_cpus=-1), "")
 
 
 def _hold_a_slot(state_dir, holding, release):
-    with engine.build_slot(Settings(state_dir=state_dir, max_concurrent_builds=1), lambda line: None):
+    with dockerbuild.build_slot(Settings(state_dir=state_dir, max_concurrent_builds=1), lambda line: None):
         holding.set()
         release.wait(30)
 
@@ -200,7 +200,7 @@ def test_builds_wait_for_a_free_slot_across_processes(tmp_path):
         said, entered = [], threading.Event()
 
         def second():
-            with engine.build_slot(Settings(state_dir=tmp_path, max_concurrent_builds=1), said.append):
+            with dockerbuild.build_slot(Settings(state_dir=tmp_path, max_concurrent_builds=1), said.append):
                 entered.set()
 
         thread = threading.Thread(target=second)
@@ -219,7 +219,7 @@ def test_builds_wait_for_a_free_slot_across_processes(tmp_path):
 def test_two_slots_let_two_builds_run(tmp_path):
     limits = Settings(state_dir=tmp_path, max_concurrent_builds=2)
     said = []
-    with engine.build_slot(limits, said.append), engine.build_slot(limits, said.append):
+    with dockerbuild.build_slot(limits, said.append), dockerbuild.build_slot(limits, said.append):
         assert said == []
 
 
@@ -232,6 +232,6 @@ def test_the_context_has_the_modes_git_records_whatever_the_exports_umask(tmp_pa
     (tmp_path / "index.html").chmod(0o600)
     (tmp_path / "bin" / "run").write_text("#!/bin/sh\n")
     (tmp_path / "bin" / "run").chmod(0o700)
-    with engine.context({}, tmp_path, prefix="app/") as archive, tarfile.open(fileobj=archive) as tar:
+    with dockerbuild.context({}, tmp_path, prefix="app/") as archive, tarfile.open(fileobj=archive) as tar:
         modes = {member.name: member.mode for member in tar.getmembers()}
     assert modes == {"app/bin": 0o755, "app/index.html": 0o644, "app/bin/run": 0o755}

@@ -16,7 +16,7 @@ import tarfile
 import pytest
 
 from ponton import cli
-from ponton.state import State
+from ponton.core.state import State
 
 TIMEOUT = 60
 

@@ -18,12 +18,13 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gitreceive import ssh
 from ponton import cli
-from ponton.errors import InvalidInput
-from ponton.state import State
+from ponton.core.errors import InvalidInput
+from ponton.core.state import State
 
 # docker-py leaves its socket unclosed when the engine cannot be reached, and each in-process command keeps its
 # state's connection until collected: neither is what these tests are about.

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ponton.errors import DeployError
+from ponton.core.errors import DeployError
 from runtime import engine, health
 from runtime.spec import CONTAINER_PORT
 

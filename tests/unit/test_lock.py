@@ -7,17 +7,17 @@ import sys
 
 import pytest
 
-from ponton.context import Ponton
-from ponton.lock import app_lock
-from ponton.settings import Settings
-from ponton.state import State
+from ponton.core.context import Ponton
+from ponton.core.lock import app_lock
+from ponton.core.settings import Settings
+from ponton.core.state import State
 
 TIMEOUT = 20  # seconds; only reached if something is broken
 
 WAITER = """
 import sys
 from pathlib import Path
-from ponton.lock import app_lock
+from ponton.core.lock import app_lock
 with app_lock(Path(sys.argv[1]), sys.argv[2]) as got:
     print("acquired", got, flush=True)
     sys.stdin.read()  # hold the lock until the test closes our stdin

@@ -1,7 +1,7 @@
 """metrics: percentiles and traffic summaries (the engine and log parts are integration-tested)."""
 
-from ponton import metrics
-from ponton.accesslog import Request
+from ponton.features import metrics
+from ponton.features.accesslog import Request
 
 
 def test_percentile_nearest_rank():

@@ -9,12 +9,12 @@ import time
 import pytest
 
 from plugins import nginx
-from ponton.errors import ProxyError
-from ponton.settings import Settings
+from ponton.core.errors import ProxyError
+from ponton.core.settings import Settings
 
 # The hook's `proxy` argument (TLS, redirects, extra ports) came with HTTPS support: plain HTTP here.
 if "proxy" in inspect.signature(nginx.proxy_update).parameters:
-    from ponton.proxy import AppProxy
+    from ponton.features.proxysettings import AppProxy
     PLAIN_HTTP = {"proxy": AppProxy()}
 else:
     PLAIN_HTTP = {}
@@ -289,8 +289,8 @@ def upstream_names(text: str) -> list[str]:
 def test_upstream_names_of_different_apps_never_collide():
     """App names contain dashes, so a name built with dashes collides: app `a` with port 8080 and an app named
     `a-8080` (nginx then refuses the second app's config: one tenant blocks another's deploys)."""
-    from plugins.nginx.render import render_stream, render_vhost
-    from ponton.proxy import AppProxy, PortRoute
+    from plugins.nginx.vhosts import render_stream, render_vhost
+    from ponton.features.proxysettings import AppProxy, PortRoute
 
     settings = Settings(http_port=8080, https_port=8443)
     apps = {  # app -> its extra ports (scheme, host port)

@@ -47,10 +47,10 @@ def test_the_wheel_holds_every_file_of_the_packages(wheel):
 def test_the_files_the_code_loads_are_package_files():
     """The run-time resources named in the code, each a tracked package file (so the test above covers them)."""
     import plugins.nginx
-    from builder import render, stacks
+    from builder import stacks, templating
 
     nginx_templates = Path(plugins.nginx.__file__).parent.glob("*.j2")  # its PackageLoader's directory
-    loaded = [stacks.BASE_SCRIPT, *render.TEMPLATES.rglob("*.j2"), *nginx_templates]
+    loaded = [stacks.BASE_SCRIPT, *templating.TEMPLATES.rglob("*.j2"), *nginx_templates]
     names = {str(path.relative_to(ROOT)) for path in loaded}
     assert {"builder/templates/python.Dockerfile.j2", "builder/templates/stacks/python.Dockerfile.j2",
             "plugins/nginx/vhost.conf.j2", "builder/base-image.sh"} <= names

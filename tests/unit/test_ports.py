@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from plugins.nginx.render import render_stream, render_vhost
-from ponton import ports
-from ponton.errors import InvalidInput
-from ponton.proxy import AppProxy, PortRoute, Tls
-from ponton.settings import Settings
-from ponton.state import Release
+from plugins.nginx.vhosts import render_stream, render_vhost
+from ponton.core.errors import InvalidInput
+from ponton.core.settings import Settings
+from ponton.core.state import Release
+from ponton.features import portmaps
+from ponton.features.proxysettings import AppProxy, PortRoute, Tls
 from runtime import spec
 
 RELEASE = Release(version=1, image="img", source="img", config={}, processes={"web": ""}, healthchecks={},
@@ -26,7 +26,7 @@ TLS = Tls(Path("/certs/app/server.crt"), Path("/certs/app/server.key"), "abc")
     ("http:1:65535", ("http", 1, 65535, "tcp", "65535/tcp")),
 ])
 def test_parse(text, expected):
-    mapping = ports.parse(text)
+    mapping = portmaps.parse(text)
     assert (mapping.scheme, mapping.host_port, mapping.container_port, mapping.protocol,
             mapping.container_key) == expected
     assert str(mapping) == text
@@ -49,23 +49,23 @@ def test_parse(text, expected):
 ])
 def test_parse_refuses(text, message):
     with pytest.raises(InvalidInput, match="^" + message.replace("+", r"\+")):
-        ports.parse(text)
+        portmaps.parse(text)
 
 
 def test_a_host_port_twice_in_one_command_is_refused_per_protocol():
-    assert len(ports.parse_all(("tcp:9000:7000", "udp:9000:7000"))) == 2
+    assert len(portmaps.parse_all(("tcp:9000:7000", "udp:9000:7000"))) == 2
     with pytest.raises(InvalidInput, match="host port 9000/tcp is given twice"):
-        ports.parse_all(("tcp:9000:7000", "grpc:9000:50051"))
+        portmaps.parse_all(("tcp:9000:7000", "grpc:9000:50051"))
 
 
 def test_bindable_sees_a_listener():
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        assert not ports.bindable(listener.getsockname()[1], "tcp")
+        assert not portmaps.bindable(listener.getsockname()[1], "tcp")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.bind(("127.0.0.1", 0))
-        assert not ports.bindable(udp.getsockname()[1], "udp")
+        assert not portmaps.bindable(udp.getsockname()[1], "udp")
 
 
 def test_web_containers_publish_extra_ports_on_loopback():
@@ -153,7 +153,7 @@ def test_routes_follow_the_web_backends_with_their_weights(monkeypatch):
     monkeypatch.setattr(engine, "instances", lambda app: instances)
     rows = [{"scheme": "udp", "host_port": 7000, "container_port": 7000},
             {"scheme": "grpc", "host_port": 50051, "container_port": 50051}]
-    udp, grpc = ports.routes(FakePonton(rows), "shop", [20001, 20002, 20004], {20001: 4, 20002: 1})
+    udp, grpc = portmaps.routes(FakePonton(rows), "shop", [20001, 20002, 20004], {20001: 4, 20002: 1})
     assert (udp.scheme, udp.host_port, udp.backends, udp.weights) == ("udp", 7000, (21001, 21002), {21001: 4, 21002: 1})
     assert (grpc.scheme, grpc.backends, grpc.weights) == ("grpc", (22001, 22002), {22001: 4, 22002: 1})
-    assert ports.routes(FakePonton([]), "shop", [20001], None) == ()
+    assert portmaps.routes(FakePonton([]), "shop", [20001], None) == ()

@@ -4,10 +4,10 @@ import dataclasses
 
 import pytest
 
-from ponton import quota
-from ponton.context import Ponton
-from ponton.errors import AccessDenied, InvalidInput, PontonError
-from ponton.settings import Settings
+from ponton.core.context import Ponton
+from ponton.core.errors import AccessDenied, InvalidInput, PontonError
+from ponton.core.settings import Settings
+from ponton.features import quota
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def race(p, attempt, callers: int = 8) -> list[Exception | None]:
     asking for the lock, they all read before any of them wrote. The outcome of each: None or its error."""
     import threading
 
-    from ponton.state import State
+    from ponton.core.state import State
 
     opened, go = threading.Barrier(callers + 1), threading.Event()
     begun = [threading.Event() for _ in range(callers)]

@@ -5,7 +5,7 @@ from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
 from gitreceive import repo
-from ponton.errors import InvalidInput
+from ponton.core.errors import InvalidInput
 
 FILE, LINK, DIR = 0o100644, 0o120000, 0o040000
 

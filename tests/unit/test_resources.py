@@ -2,10 +2,10 @@
 
 import pytest
 
-from ponton import resources
-from ponton.errors import InvalidInput, PontonError
-from ponton.settings import Settings
-from ponton.state import Release
+from ponton.core.errors import InvalidInput, PontonError
+from ponton.core.settings import Settings
+from ponton.core.state import Release
+from ponton.features import resources
 from runtime import spec
 
 

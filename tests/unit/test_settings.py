@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from ponton import settings
-from ponton.errors import PontonError
+from ponton.core import settings
+from ponton.core.errors import PontonError
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from ponton.state import Release
+from ponton.core.state import Release
 from runtime import spec
 
 RELEASE = Release(

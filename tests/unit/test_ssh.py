@@ -3,7 +3,7 @@
 import pytest
 
 from gitreceive import ssh, sshkeys
-from ponton.errors import InvalidInput
+from ponton.core.errors import InvalidInput
 
 COMMANDS = {"apps:list", "config:set"}
 

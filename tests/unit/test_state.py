@@ -4,9 +4,9 @@ import sqlite3
 
 import pytest
 
-from ponton import state as state_module
-from ponton.errors import InvalidInput, NotFound
-from ponton.state import State
+from ponton.core import state as state_module
+from ponton.core.errors import InvalidInput, NotFound
+from ponton.core.state import State
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ponton import strategy
-from ponton.errors import InvalidInput
+from ponton.core.errors import InvalidInput
+from ponton.features import strategy
 from runtime.rollout import Strategy, canary_weights
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ponton import validate
-from ponton.errors import InvalidInput
+from ponton.core import validate
+from ponton.core.errors import InvalidInput
 
 
 @pytest.mark.parametrize("name", ["a", "app", "my-app-2", "a" * 30, "a-", "a--b", "x0"])

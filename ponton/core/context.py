@@ -4,17 +4,19 @@ import contextlib
 import functools
 import getpass
 import os
+from collections.abc import Callable
 
-from ponton import access, plugins, settings as settings_module
-from ponton.lock import app_lock
-from ponton.state import State
+from ponton.core import plugins
+from ponton.core import settings as settings_module
+from ponton.core.lock import app_lock
+from ponton.core.state import State
 
 
 class Ponton:
     def __init__(self, settings=None):
         self.settings = settings or settings_module.load()
-        # The command being run and its parsed arguments (access.guard sets them), checked again under the lock.
-        self.request: tuple[str, dict] | None = None
+        # Checks again that the request may run (access.guard sets it), once the app's lock is held.
+        self.recheck: Callable[[], None] | None = None
         self._held: set[str] = set()  # the apps whose lock this process holds
 
     @functools.cached_property
@@ -37,8 +39,8 @@ class Ponton:
                 stack.enter_context(app_lock(self.settings.state_dir, app))
                 self._held.add(app)
                 stack.callback(self._held.discard, app)
-            if wanted and self.request is not None:
-                access.check(self, *self.request)
+            if wanted and self.recheck is not None:
+                self.recheck()
         except BaseException:
             stack.close()
             raise
@@ -67,11 +69,3 @@ class Ponton:
     def url(self, app: str) -> str:
         port = "" if self.settings.http_port == 80 else f":{self.settings.http_port}"
         return f"http://{app}.{self.global_domain()}{port}"
-
-    def route(self, app: str, backends: list[int], weights: dict[int, int] | None = None):
-        from ponton import ports, proxy
-
-        self.hooks.proxy_update(
-            settings=self.settings, app=app, domains=self.domains(app), backends=backends, weights=weights,
-            proxy=proxy.for_app(self, app, ports.routes(self, app, backends, weights)),
-        )

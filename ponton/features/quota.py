@@ -5,8 +5,9 @@ setting `default_quota`, written the same way ("apps=5 instances=10"; empty: no 
 an owner (created on the server itself), have no quota.
 """
 
-from ponton import access, validate
-from ponton.errors import InvalidInput, PontonError
+from ponton.core import validate
+from ponton.core.errors import InvalidInput, PontonError
+from ponton.features import access
 
 KEYS = ("apps", "instances")
 UNLIMITED = "unlimited"

@@ -10,19 +10,25 @@ from collections.abc import Callable
 
 import click
 
-from ponton import appfiles, quota, resources
-from ponton.context import Ponton
-from ponton.errors import DeployError, InvalidInput, NotFound
-from ponton.state import Release
+from builder import build
+from ponton.core.context import Ponton
+from ponton.core.dockerclient import image_exists
+from ponton.core.errors import DeployError, InvalidInput, NotFound
+from ponton.core.state import Release
+from ponton.features import appfiles, portmaps, quota, resources
+from ponton.features.strategy import strategy_of
+from ponton.pipeline import routing
+from runtime import engine
+from runtime import image as image_files
+from runtime.rollout import Rollout, Strategy
 
 BUILT_IMAGE_PREFIX = "ponton/app-"
 
 
 def deploy_image(p: Ponton, app: str, image: str, source: str, description: str, build_log: str = "") -> Release:
     """Release `image` with the app's current config: release phase and predeploy, rollout, postdeploy."""
-    from runtime import engine, image as image_files
 
-    if not engine.image_exists(image):
+    if not image_exists(image):
         raise NotFound(f"image {image} does not exist on this server (build or load it first)")
     click.echo(f"-----> Reading Procfile and app.json from {image}")
     files = image_files.read_files(image, ["Procfile", "app.json"])
@@ -55,7 +61,6 @@ def build_and_deploy(p: Ponton, app: str, source_dir, image: str, source: str, d
 
     The tag gets a random suffix: other tenants cannot guess the name, so their Dockerfiles (FROM, COPY --from)
     cannot build on this app's image, code and all (only those with access to the app see its image names)."""
-    from builder import build
 
     image = f"{image}-{secrets.token_hex(8)}"
     lines = []
@@ -70,7 +75,6 @@ def build_and_deploy(p: Ponton, app: str, source_dir, image: str, source: str, d
 
 def _run_once(p: Ponton, app: str, release: Release, step: str, command: str | None):
     """Run a release-phase command or an app.json script in a one-off container; fail the deploy if it fails."""
-    from runtime import engine
 
     if not command:
         return
@@ -85,7 +89,6 @@ def _run_once(p: Ponton, app: str, release: Release, step: str, command: str | N
 
 def _prune_images(p: Ponton, app: str):
     """Keep the images of the newest keep_releases releases (rollback reaches them), remove older builds."""
-    from runtime import engine
 
     releases = p.state.releases(app)
     keep = {r.image for r in releases[-p.settings.keep_releases:]}
@@ -166,7 +169,6 @@ def _succeeded(p: Ponton, app: str, release: Release):
 
 def promote(p: Ponton, app: str):
     """Send every request to the canary release and retire the old instances."""
-    from runtime.rollout import Strategy
 
     canary = _canary(p, app)
     _converge(p, app, canary, strategy=Strategy(), canary_ok=True)
@@ -176,7 +178,6 @@ def promote(p: Ponton, app: str):
 
 def abort(p: Ponton, app: str):
     """Send every request back to the current release and remove the canary's instances."""
-    from runtime.rollout import Strategy
 
     canary = _canary(p, app)
     _converge(p, app, p.state.current_release(app), strategy=Strategy(), canary_ok=True)
@@ -204,8 +205,6 @@ def converge(p: Ponton, app: str, replace: bool = False, unhealthy: frozenset[st
 
 def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhealthy: frozenset[str] = frozenset(),
               strategy=None, canary_ok: bool = False, finish: Callable[[], None] | None = None):
-    from ponton import ports
-    from runtime.rollout import Rollout
 
     row = p.state.app(app)
     if row["canary_version"] is not None and not canary_ok:
@@ -213,11 +212,11 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
                            f"`ponton deploy:promote {app}` or `ponton deploy:abort {app}` first")
     strategy = strategy or strategy_of(p, app)
     standby = row["standby_version"] if (row["standby_until"] or 0) > time.time() else None
-    rollout = Rollout(app, release, p.settings, lambda ports, weights: p.route(app, ports, weights), strategy,
-                      resources.for_release(p, app, release), ports.published(p, app))
+    rollout = Rollout(app, release, p.settings, lambda backends, weights: routing.route(p, app, backends, weights),
+                      strategy, resources.for_release(p, app, release), portmaps.published(p, app))
     rollout.run(
         {} if row["stopped"] else p.state.formation(app), replace, unhealthy,
-        reuse=_identical(p, app, release),
+        reuse=routing.identical(p, app, release),
         spare=frozenset() if standby is None else frozenset({standby}), finish=finish,
     )
     if strategy.name == "blue-green" and rollout.kept_old:
@@ -227,50 +226,8 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     return rollout
 
 
-def reroute(p: Ponton, app: str, undo: Callable[[], object] | None = None, starting: frozenset[int] = frozenset()):
-    """Route the app's domains to the web instances that serve it now (after a domain change, or to mend
-    drift, or as a canary moves to its next step): the current release's, plus a canary's with its share now;
-    never a blue-green standby. Instances on the `starting` ports (restarted by the engine, not answering yet)
-    are left out while another one serves.
-    If anything fails (reading the engine, the proxy refusing the new routing), `undo` puts back the change
-    that caused it: the live proxy was left as it was, so the recorded state must be too."""
-    from runtime import engine
-    from runtime.rollout import canary_weights
-
-    try:
-        current = p.state.current_release(app)
-        row = p.state.app(app)
-        canary = row["canary_version"]
-        web = [i for i in engine.instances(app) if i.process == "web" and i.port]
-        serving = [i.port for i in web if current and i.release in _identical(p, app, current)]
-        serving = [port for port in serving if port not in starting] or serving
-        trial = [i.port for i in web if canary is not None and i.release == canary]
-        share = strategy_of(p, app).canary_share(row["canary_until"], time.time())
-        p.route(app, serving + trial, canary_weights(serving, trial, share))
-    except BaseException:
-        if undo is not None:
-            undo()
-        raise
-
-
-def _identical(p: Ponton, app: str, release: Release) -> frozenset[int]:
-    """Versions of releases with the same image, config, processes and checks: their instances are alike."""
-    return frozenset(r.version for r in p.state.releases(app) if _same_code_and_config(r, release))
-
-
-def _same_code_and_config(a: Release, b: Release) -> bool:
-    return (a.image, a.config, a.processes, a.healthchecks) == (b.image, b.config, b.processes, b.healthchecks)
-
-
-def strategy_of(p: Ponton, app: str):
-    from ponton import strategy
-
-    return strategy.load(p.state.deploy_settings(app))
-
-
 def remove_runtime(p: Ponton, app: str):
     """Remove every container, the network and the routing of `app` (destroy, rename)."""
-    from runtime import engine
 
     p.hooks.proxy_remove(settings=p.settings, app=app)
     for instance in engine.instances(app):

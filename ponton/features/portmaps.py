@@ -13,12 +13,14 @@ import errno
 import socket
 from dataclasses import dataclass
 
-import click
-
-from ponton import access, certs, validate
-from ponton.errors import InvalidInput, NotFound
-from ponton.proxy import PortRoute
-from ponton.validate import shown
+from ponton.core import validate
+from ponton.core.errors import InvalidInput, NotFound
+from ponton.core.hookspecs import PortRoute
+from ponton.core.undo import undone_on_failure
+from ponton.core.validate import shown
+from ponton.features import access, certs
+from runtime import engine
+from runtime.spec import CONTAINER_PORT, WEB
 
 # scheme -> transport of the host port and of the container port
 SCHEMES = {"http": "tcp", "https": "tcp", "grpc": "tcp", "grpcs": "tcp", "tcp": "tcp", "udp": "udp"}
@@ -76,8 +78,6 @@ def of_app(p, app: str) -> list[Mapping]:
 
 def published(p, app: str) -> tuple[str, ...]:
     """The container ports (like 7000/udp) that the app's web containers publish besides the web port."""
-    from runtime.spec import CONTAINER_PORT
-
     keys = {m.container_key for m in of_app(p, app)} - {f"{CONTAINER_PORT}/tcp"}
     return tuple(sorted(keys))
 
@@ -137,9 +137,6 @@ def routes(p, app: str, backends: list[int], weights: dict[int, int] | None) -> 
     mappings = of_app(p, app)
     if not mappings:
         return ()
-    from runtime import engine
-    from runtime.spec import WEB
-
     by_web_port = {i.port: i for i in engine.instances(app) if i.process == WEB and i.port}
     result = []
     for mapping in mappings:
@@ -155,58 +152,30 @@ def routes(p, app: str, backends: list[int], weights: dict[int, int] | None) -> 
     return tuple(result)
 
 
-def add(p, app: str, mappings: list[Mapping]):
-    """Record `mappings`, make nginx listen on them and, if the web containers do not publish their container
-    ports yet, replace them one at a time (zero downtime). On any failure nothing changes."""
-    from ponton import deploy
-
+def record(p, app: str, mappings: list[Mapping]):
+    """Add `mappings` to the app's state: all of them, or none if one fails."""
     added = []
-
-    def undo():
-        for mapping in added:
-            p.state.remove_port(app, mapping.host_port, mapping.protocol)
-
-    try:
+    with undone_on_failure(lambda: _delete(p, app, added)):
         for mapping in mappings:
             p.state.add_port(app, mapping.scheme, mapping.host_port, mapping.protocol, mapping.container_port)
             added.append(mapping)
-    except BaseException:
-        undo()
-        raise
-    deploy.reroute(p, app, undo=undo)
-    missing = _unpublished(app, mappings)
-    if missing:
-        click.echo(f"-----> Replacing the instances of {app} to publish container port {', '.join(missing)}")
-        try:
-            deploy.converge(p, app, replace=True)
-        except BaseException:
-            undo()
-            deploy.reroute(p, app)
-            raise
 
 
-def _unpublished(app: str, mappings: list[Mapping]) -> list[str]:
-    """The container ports of `mappings` that some running web instance of the app does not publish."""
-    from runtime import engine
-    from runtime.spec import WEB
-
-    web = [i for i in engine.instances(app) if i.process == WEB and i.running]
-    return sorted({m.container_key for m in mappings for i in web if i.published(m.container_key) is None})
-
-
-def remove(p, app: str, mappings: list[Mapping]):
-    """Stop listening on the mappings' host ports (the containers keep publishing their ports until replaced)."""
-    from ponton import deploy
-
+def forget(p, app: str, mappings: list[Mapping]):
+    """Remove `mappings` from the app's state; refused, with nothing removed, if one is not the app's."""
     current = of_app(p, app)
     for mapping in mappings:
         if mapping not in current:
             raise NotFound(f"app {app} has no port mapping {mapping} (`ponton ports:report {app}`)")
+    _delete(p, app, mappings)
+
+
+def _delete(p, app: str, mappings: list[Mapping]):
     for mapping in mappings:
         p.state.remove_port(app, mapping.host_port, mapping.protocol)
 
-    def undo():
-        for mapping in mappings:
-            p.state.add_port(app, mapping.scheme, mapping.host_port, mapping.protocol, mapping.container_port)
 
-    deploy.reroute(p, app, undo=undo)
+def unpublished(app: str, mappings: list[Mapping]) -> list[str]:
+    """The container ports of `mappings` that some running web instance of the app does not publish."""
+    web = [i for i in engine.instances(app) if i.process == WEB and i.running]
+    return sorted({m.container_key for m in mappings for i in web if i.published(m.container_key) is None})

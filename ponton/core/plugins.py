@@ -1,20 +1,18 @@
-"""The plugin manager: built-in plugins first, then third-party ones from the `ponton.plugins` entry points."""
+"""The plugin manager: every plugin, the built-in nginx proxy included, is found through the `ponton.plugins`
+entry points (setup.cfg declares the built-in ones), so the core knows no plugin by name."""
 
 import functools
 
 import pluggy
 
-from ponton import hookspecs
+from ponton.core import hookspecs
 
 ENTRY_POINT_GROUP = "ponton.plugins"
 
 
 @functools.cache
 def manager() -> pluggy.PluginManager:
-    from plugins import nginx
-
     pm = pluggy.PluginManager("ponton")
     pm.add_hookspecs(hookspecs)
-    pm.register(nginx, name="nginx")
     pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     return pm

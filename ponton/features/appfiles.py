@@ -4,8 +4,8 @@ import json
 import math
 import re
 
-from ponton import validate
-from ponton.errors import InvalidInput
+from ponton.core import validate
+from ponton.core.errors import InvalidInput
 
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 HEALTHCHECK_KEYS = {"type", "name", "description", "path", "content", "attempts", "timeout", "wait",

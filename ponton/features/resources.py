@@ -8,8 +8,8 @@ memory_reservation, cpu_reservation). `0` means none, even if the server has a d
 
 import re
 
-from ponton import validate
-from ponton.errors import InvalidInput, PontonError
+from ponton.core import validate
+from ponton.core.errors import InvalidInput, PontonError
 
 EVERY_TYPE = ""
 KEYS = ("limit.memory", "limit.cpu", "reserve.memory", "reserve.cpu")

@@ -5,7 +5,7 @@ import os
 import shlex
 from pathlib import Path
 
-from ponton.errors import PontonError
+from ponton.core.errors import PontonError
 
 CONFIG_FILE = "/etc/ponton/ponton.yml"
 
@@ -57,6 +57,11 @@ class Settings:
     pids_limit: int = 1024
     # The watchdog serves Prometheus metrics on 127.0.0.1:metrics_port (/metrics); 0 turns it off.
     metrics_port: int = 9180
+
+    @property
+    def acme_dir(self) -> Path:
+        """Where ACME challenges are written; the proxy serves it at /.well-known/acme-challenge/ for every app."""
+        return self.state_dir / "acme-challenge"
 
     @property
     def nginx_argv(self) -> list[str]:

@@ -24,10 +24,12 @@ import traceback
 
 import click
 
-from ponton import deploy
-from ponton.context import Ponton
-from ponton.errors import DeployError, PontonError, ProxyError
-from ponton.lock import app_lock
+from ponton.core.context import Ponton
+from ponton.core.dockerclient import client
+from ponton.core.errors import DeployError, PontonError, ProxyError
+from ponton.core.lock import app_lock
+from ponton.features import certs, exporter, letsencrypt
+from ponton.pipeline import certificates, deploy, routing
 from runtime import engine, health
 from runtime.spec import LABEL_APP, LABEL_INSTANCE, LABEL_OWNER, LABEL_PROCESS, WEB
 
@@ -127,7 +129,7 @@ class Watchdog:
                     log(f"{app}: canary v{row['canary_version']} ran its time: promoting it")
                     deploy.promote(self.p, app)
                 else:
-                    deploy.reroute(self.p, app)  # its next step's share, once due (else nothing changes)
+                    routing.reroute(self.p, app)  # its next step's share, once due (else nothing changes)
                 return
             instances = engine.instances(app)
             self._report_crash_loops(app, instances)
@@ -144,13 +146,11 @@ class Watchdog:
                 return
             self.backoff.pop(app, None)
             self._record_replacements(app, instances)
-            deploy.reroute(self.p, app, starting=frozenset(starting))
+            routing.reroute(self.p, app, starting=frozenset(starting))
 
     def renew_certificate(self, app: str):
         """Renew the app's Let's Encrypt certificate when due (30 days before expiry; failures back off), under its
         lock. A failed renewal keeps the installed certificate and is recorded for letsencrypt:list."""
-        from ponton import certs, letsencrypt
-
         row = next((row for row in self.p.state.letsencrypt_apps() if row["app"] == app), None)
         if row is None or not letsencrypt.due(row, certs.installed(self.p.settings.state_dir, app)):
             return
@@ -159,7 +159,7 @@ class Watchdog:
                 return
             log(f"{app}: renewing its Let's Encrypt certificate")
             try:
-                letsencrypt.renew(self.p, app)
+                certificates.renew_letsencrypt(self.p, app)
             except PontonError as e:
                 log(f"{app}: renewing failed, the installed certificate stays: {e}")
 
@@ -179,7 +179,7 @@ class Watchdog:
         An instance the engine restarted after a crash (its restart policy) has not answered since that start: it
         is starting, like a new instance in a deploy, so its probes do not count until it answered once or has
         been up for health_timeout (events wake the loop several times around a crash, so three probes can fall
-        within a second). Until it answers, it stays out of the routing (deploy.reroute)."""
+        within a second). Until it answers, it stays out of the routing (routing.reroute)."""
         path = next((c.get("path", "/") for c in release.healthchecks.get(WEB, []) if c.get("type") == "liveness"), "/")
         unhealthy, starting = set(), set()
         for instance in instances:
@@ -236,8 +236,6 @@ class Watchdog:
                                                                f"{labels.get('name')}; the engine restarts it)")
 
     def _serve_metrics(self):
-        from runtime import exporter
-
         try:
             if exporter.serve(self.p.settings):
                 log(f"Prometheus metrics on http://127.0.0.1:{self.p.settings.metrics_port}/metrics")
@@ -246,12 +244,10 @@ class Watchdog:
 
     def _watch_events(self):
         """Wake the loop when one of our containers dies or disappears; after the engine is back, check all."""
-        import docker
-
         delay = 1
         while True:
             try:
-                events = docker.from_env().events(decode=True, filters={
+                events = client(timeout=None).events(decode=True, filters={
                     "type": "container", "label": f"{LABEL_OWNER}={self.owner}", "event": ["die", "destroy", "oom"],
                 })
                 self.wakeups.put(ALL)  # (re)connected: the engine may have restarted

@@ -4,10 +4,44 @@ Third-party plugins are Python modules or objects registered under the `ponton.p
 Hooks are called with keyword arguments; implementations take any subset of them.
 """
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import pluggy
 
 hookspec = pluggy.HookspecMarker("ponton")
 hookimpl = pluggy.HookimplMarker("ponton")
+
+
+# The data hooks are given: plain values, so that a plugin depends on nothing but this module.
+
+@dataclass(frozen=True)
+class Tls:
+    certificate: Path  # PEM chain, leaf first
+    key: Path
+    version: str  # a digest of the certificate: a renewed one (same paths) still changes the proxy's config
+
+
+@dataclass(frozen=True)
+class PortRoute:
+    """An extra port: nginx listens on `host_port` and forwards `scheme` traffic to `container_port` of the
+    web instances, reached on `backends` (their loopback ports for it), with `weights` by backend (a canary)."""
+
+    scheme: str  # http, https, grpc, grpcs, tcp, udp
+    host_port: int
+    container_port: int
+    backends: tuple[int, ...] = ()
+    weights: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AppProxy:
+    tls: Tls | None = None
+    https_redirect: bool = True
+    hsts: bool = False
+    hsts_max_age: int = 31536000
+    acme_dir: Path | None = None  # served at /.well-known/acme-challenge/ on every HTTP server block
+    ports: tuple[PortRoute, ...] = field(default_factory=tuple)
 
 
 @hookspec
@@ -20,7 +54,7 @@ def proxy_update(settings, app, domains, backends, weights, proxy):
     """Route HTTP for `domains` to `backends`, a list of loopback ports of healthy web instances.
 
     `weights` maps a port to its share of requests (a canary); None means equal shares.
-    `proxy` (a ponton.proxy.AppProxy) says what else to serve: HTTPS with the app's certificate, the
+    `proxy` (an AppProxy) says what else to serve: HTTPS with the app's certificate, the
     HTTP->HTTPS redirect, HSTS, the ACME challenge directory, extra ports (tcp, udp, grpc...).
     An empty list means the app has nothing to serve. Must not leave the live proxy broken: validate the new
     configuration first and raise ProxyError if it is refused.

@@ -7,7 +7,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ponton import accesslog
+from ponton.features import accesslog
+from runtime import engine
 
 QUANTILES = (0.5, 0.9, 0.99)
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
@@ -54,8 +55,6 @@ class Traffic:
 def snapshot(p, app: str, window: float) -> dict:
     """The app's numbers now: usage of each instance (summed by process type), and the requests of the last
     `window` seconds, by the instance that answered them (the total also counts those nginx answered itself)."""
-    from runtime import engine
-
     instances = engine.instances(app)
     running = [i for i in instances if i.running]
     with ThreadPoolExecutor(max_workers=8) as pool:  # each stats call waits about a second for a CPU sample

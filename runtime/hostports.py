@@ -7,7 +7,7 @@ nginx could send one app's requests to the port another app's container got. A f
 import random
 import socket
 
-from runtime.engine import client
+from ponton.core.dockerclient import client
 
 
 def used() -> set[int]:

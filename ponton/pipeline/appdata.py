@@ -13,7 +13,10 @@ import shutil
 from pathlib import Path
 
 from gitreceive import repo
-from ponton import accesslog, certs
+from ponton.features import accesslog, certs
+from ponton.pipeline import deploy
+from ponton.pipeline.deploy import BUILT_IMAGE_PREFIX
+from runtime import engine
 
 
 def files(settings, app: str) -> list[Path]:
@@ -24,16 +27,11 @@ def files(settings, app: str) -> list[Path]:
 
 
 def image_repository(app: str) -> str:
-    from ponton.deploy import BUILT_IMAGE_PREFIX
-
     return f"{BUILT_IMAGE_PREFIX}{app}"
 
 
 def remove(p, app: str, images: set[str] = frozenset()):
     """Remove everything of `app` outside the database, and `images` (its releases' built images, wherever named)."""
-    from ponton import deploy
-    from runtime import engine
-
     deploy.remove_runtime(p, app)
     # Not one another app's releases name: an app renamed by an older ponton kept its images' old names.
     others = p.state.release_images() - set(images)
@@ -48,8 +46,6 @@ def remove(p, app: str, images: set[str] = frozenset()):
 def rename(p, old: str, new: str):
     """Move everything of `old` outside the database to `new`, after removing what was left under `new`. The
     caller renamed the app's row (so `new` is its name now) and removed its runtime."""
-    from runtime import engine
-
     remove(p, new)
     for path in files(p.settings, old):
         path.rename(path.with_name(new + path.name[len(old):]))

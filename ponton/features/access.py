@@ -12,7 +12,8 @@ import functools
 
 import click
 
-from ponton.errors import AccessDenied, NotFound
+from ponton.core.context import Ponton
+from ponton.core.errors import AccessDenied, NotFound
 
 ADMIN, USER = "admin", "user"
 ROLES = (ADMIN, USER)
@@ -42,11 +43,9 @@ def guard(command: click.Command) -> click.Command:
 
     @functools.wraps(callback)
     def guarded(*args, **params):
-        from ponton.context import Ponton
-
         p = click.get_current_context().ensure_object(Ponton)
-        p.request = (command.name, params)  # Ponton.locked checks it again once it holds the app's lock
-        check(p, command.name, params)
+        p.recheck = lambda: check(p, command.name, params)  # once Ponton.locked holds the app's lock
+        p.recheck()
         return callback(*args, **params)
 
     guarded.ponton_guarded = True

@@ -13,8 +13,8 @@ import json
 import time
 from pathlib import Path
 
-from ponton import certs, proxy
-from ponton.errors import InvalidInput, PontonError
+from ponton.core.errors import InvalidInput, PontonError
+from ponton.features import certs
 
 SERVERS = {  # short names for letsencrypt:set --global server
     "production": "https://acme-v02.api.letsencrypt.org/directory",
@@ -60,31 +60,7 @@ def backoff(failures: int) -> float:
     return min(FIRST_RETRY * 2 ** (failures - 1), MAX_RETRY)
 
 
-def renew(p, app: str) -> certs.Certificate:
-    """Issue a certificate for the app's domains now and install it; record the outcome (a failure backs off
-    and keeps the installed certificate). Callers hold the app's lock."""
-    values = global_settings(p.state)
-    if not values["email"]:
-        raise InvalidInput("set the account email first: `ponton letsencrypt:set --global email you@example.com`")
-    row = p.state.letsencrypt(app)
-    domains = p.domains(app)
-    try:
-        pair = issue(p.settings.state_dir, values["server"], values["email"], domains)
-        certificate = certs.check(*pair, domains)
-        certs.install(p, app, pair)
-    except PontonError as e:
-        failures = (row["failures"] if row else 0) + 1
-        delay = backoff(failures)
-        p.state.set_letsencrypt(app, "failed", str(e), failures, time.time() + delay)
-        p.event(app, "letsencrypt", f"issuing a certificate failed (next try in {delay:.0f}s): {e}")
-        raise
-    p.state.set_letsencrypt(app, "valid")
-    p.event(app, "letsencrypt", f"certificate issued for {', '.join(certificate.names)} "
-                                f"(expires {certificate.not_after:%Y-%m-%d})")
-    return certificate
-
-
-def issue(state_dir: Path, server: str, email: str, domains: list[str]) -> tuple[bytes, bytes]:
+def issue(settings, server: str, email: str, domains: list[str]) -> tuple[bytes, bytes]:
     """Order a certificate for `domains` and answer its HTTP-01 challenges: (fullchain PEM, key PEM)."""
     from acme import challenges, crypto_util, errors, messages
     from cryptography.hazmat.primitives import serialization
@@ -95,7 +71,7 @@ def issue(state_dir: Path, server: str, email: str, domains: list[str]) -> tuple
                                 serialization.NoEncryption())
     tokens: list[Path] = []
     try:
-        acme = _client(state_dir, server, email)
+        acme = _client(settings.state_dir, server, email)
         order = acme.new_order(crypto_util.make_csr(key_pem, domains))
         for authorization in order.authorizations:
             if authorization.body.status == messages.STATUS_VALID:
@@ -105,7 +81,7 @@ def issue(state_dir: Path, server: str, email: str, domains: list[str]) -> tuple
             if challenge is None:
                 raise AcmeError(f"the ACME server offers no HTTP-01 challenge for {authorization.body.identifier.value}")
             response, validation = challenge.response_and_validation(acme.net.key)
-            tokens.append(_publish(state_dir, challenge.chall.encode("token"), validation))
+            tokens.append(_publish(settings.acme_dir, challenge.chall.encode("token"), validation))
             acme.answer_challenge(challenge, response)
         deadline = datetime.datetime.now() + datetime.timedelta(seconds=ISSUE_TIMEOUT)
         order = acme.poll_and_finalize(order, deadline=deadline)
@@ -130,9 +106,8 @@ def _validation_errors(e) -> str:
     return "; ".join(problems) or str(e)
 
 
-def _publish(state_dir: Path, token: str, validation: str) -> Path:
+def _publish(directory: Path, token: str, validation: str) -> Path:
     """Put a key authorization where nginx serves it (world-readable: nginx's workers are unprivileged)."""
-    directory = proxy.acme_dir(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o755)
     path = directory / token

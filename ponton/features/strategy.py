@@ -1,12 +1,11 @@
 """Per-app deploy strategy knobs (`deploy:set APP KEY VALUE`), checked and turned into a runtime Strategy."""
 
-from ponton import validate
-from ponton.errors import InvalidInput
+from ponton.core import validate
+from ponton.core.errors import InvalidInput
+from runtime.rollout import STRATEGIES, Strategy
 
 
 def _choice(value: str) -> str:
-    from runtime.rollout import STRATEGIES
-
     if value not in STRATEGIES:
         raise InvalidInput(f"unknown strategy {value!r}: use one of {', '.join(STRATEGIES)}")
     return value
@@ -50,7 +49,9 @@ def check(key: str, value: str | None) -> str | None:
     return value
 
 
-def load(values: dict[str, str]):
-    from runtime.rollout import Strategy
-
+def load(values: dict[str, str]) -> Strategy:
     return Strategy(**{KNOBS[k][0]: KNOBS[k][1](v) for k, v in values.items() if k in KNOBS})
+
+
+def strategy_of(p, app: str) -> Strategy:
+    return load(p.state.deploy_settings(app))

@@ -5,7 +5,7 @@ import binascii
 import ipaddress
 import re
 
-from ponton.errors import InvalidInput
+from ponton.core.errors import InvalidInput
 
 APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
 CONFIG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -14,7 +14,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ponton.errors import InvalidInput
+from ponton.core.errors import InvalidInput
 
 CERT_FILE, KEY_FILE = "server.crt", "server.key"
 MAX_INPUT = 1 << 20  # a certificate chain and its key are a few kB: refuse anything that is not one
@@ -79,8 +79,8 @@ def parse(cert_pem: bytes) -> Certificate:
 def check(cert_pem: bytes, key_pem: bytes, domains: list[str], now: datetime.datetime | None = None) -> Certificate:
     """Refuse a certificate nginx must not serve for these domains: a key that is not its own, a certificate
     that is expired or not yet valid, or one that covers none of the domains."""
-    from cryptography.hazmat.primitives import serialization
     from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
 
     certificate = parse(cert_pem)
     try:
@@ -171,13 +171,3 @@ def write_private(path: Path, data: bytes):
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
-
-
-def install(p, app: str, pair: tuple[bytes, bytes] | None):
-    """Make `pair` the app's certificate (None: remove it) in the live proxy at once; if the proxy refuses,
-    the previous certificate stays. Callers hold the app's lock."""
-    from ponton import deploy
-
-    previous = read(p.settings.state_dir, app)
-    store(p.settings.state_dir, app, pair)
-    deploy.reroute(p, app, undo=lambda: store(p.settings.state_dir, app, previous))

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ponton.errors import InvalidInput, NotFound
+from ponton.core.errors import InvalidInput, NotFound
 
 # Each entry migrates the schema from version i to i+1; append, never edit.
 MIGRATIONS = [

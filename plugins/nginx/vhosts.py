@@ -1,6 +1,6 @@
 """Pure builders: the nginx configuration text for one app, and the part every app shares."""
 
-from ponton.proxy import AppProxy, acme_dir
+from ponton.core.hookspecs import AppProxy
 
 
 def render_vhost(settings, app: str, domains: list[str], backends: list[int], weights: dict[int, int] | None,
@@ -35,7 +35,7 @@ def render_stream(app: str, proxy: AppProxy) -> str | None:
 def render_shared(settings) -> str:
     """Settings for every app's server blocks, and the servers answering names no app claims."""
     return _render("http.conf.j2", http_port=settings.http_port, https_port=settings.https_port,
-                   acme_dir=acme_dir(settings.state_dir))
+                   acme_dir=settings.acme_dir)
 
 
 def _render(template: str, **values) -> str:

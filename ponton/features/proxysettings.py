@@ -1,12 +1,12 @@
 """What the proxy does for an app beyond routing its domains over HTTP: TLS, the HTTP->HTTPS redirect, HSTS and
-extra ports. Built from the state as plain data and handed to the `proxy_update` hook."""
+extra ports (proxy:set). Built from the state as the hook API's AppProxy, handed to the `proxy_update` hook."""
 
 import hashlib
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from ponton import certs, validate
-from ponton.errors import InvalidInput
+from ponton.core import validate
+from ponton.core.errors import InvalidInput
+from ponton.core.hookspecs import AppProxy, PortRoute, Tls
+from ponton.features import certs
 
 MAX_HSTS_AGE = 10 * 365 * 86400
 TRUE, FALSE = ("true", "on", "yes", "1"), ("false", "off", "no", "0")
@@ -30,35 +30,6 @@ KNOBS = {
 }
 
 
-@dataclass(frozen=True)
-class Tls:
-    certificate: Path  # PEM chain, leaf first
-    key: Path
-    version: str  # a digest of the certificate: a renewed one (same paths) still changes the proxy's config
-
-
-@dataclass(frozen=True)
-class PortRoute:
-    """An extra port: nginx listens on `host_port` and forwards `scheme` traffic to `container_port` of the
-    web instances, reached on `backends` (their loopback ports for it), with `weights` by backend (a canary)."""
-
-    scheme: str  # http, https, grpc, grpcs, tcp, udp
-    host_port: int
-    container_port: int
-    backends: tuple[int, ...] = ()
-    weights: dict[int, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class AppProxy:
-    tls: Tls | None = None
-    https_redirect: bool = True
-    hsts: bool = False
-    hsts_max_age: int = 31536000
-    acme_dir: Path | None = None  # served at /.well-known/acme-challenge/ on every HTTP server block
-    ports: tuple[PortRoute, ...] = field(default_factory=tuple)
-
-
 def check(key: str, value: str | None) -> str | None:
     """The value to store for knob `key` (None: the default), or InvalidInput."""
     if key not in KNOBS:
@@ -73,10 +44,6 @@ def knobs(values: dict[str, str]) -> dict[str, object]:
     return {key: parse(values[key]) if key in values else default for key, (parse, default, _) in KNOBS.items()}
 
 
-def acme_dir(state_dir: Path) -> Path:
-    return state_dir / "acme-challenge"
-
-
 def for_app(p, app: str, ports: tuple[PortRoute, ...] = ()) -> AppProxy:
     where = certs.directory(p.settings.state_dir, app)
     tls = None
@@ -86,5 +53,5 @@ def for_app(p, app: str, ports: tuple[PortRoute, ...] = ()) -> AppProxy:
     values = knobs(p.state.proxy_settings(app))
     return AppProxy(
         tls=tls, https_redirect=values["https-redirect"], hsts=values["hsts"], hsts_max_age=values["hsts-max-age"],
-        acme_dir=acme_dir(p.settings.state_dir), ports=ports,
+        acme_dir=p.settings.acme_dir, ports=ports,
     )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ponton.errors import BuildError
+from ponton.core.errors import BuildError
 
 INDENT = " " * 7  # build output under the "-----> " step lines, as Heroku prints it
 STEP = re.compile(r"Step (\d+/\d+) : (.*)")

@@ -9,8 +9,8 @@ import threading
 import time
 from collections import Counter, defaultdict
 
-from ponton import accesslog, metrics
-from ponton.state import State
+from ponton.core.state import State
+from ponton.features import accesslog, metrics
 from runtime import engine
 
 WINDOW = 60.0

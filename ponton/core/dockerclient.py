@@ -1,0 +1,27 @@
+"""The connection to the Docker engine that every layer shares: the scheduler, the builder's checks, the watchdog.
+(A build streams on a client of its own, builder/dockerbuild.py says why.)"""
+
+import functools
+
+from ponton.core.errors import PontonError
+
+
+@functools.cache
+def client(timeout: float | None = 120):
+    """The engine's client; `timeout=None` for a stream that may stay quiet for long (the engine's events)."""
+    import docker  # imported here: it is slow to import and most commands never touch the engine
+
+    try:
+        return docker.from_env(timeout=timeout)
+    except docker.errors.DockerException as e:
+        raise PontonError(f"cannot reach the Docker engine: {e}") from None
+
+
+def image_exists(name: str) -> bool:
+    import docker  # imported here: see client()
+
+    try:
+        client().images.get(name)
+    except docker.errors.ImageNotFound:
+        return False
+    return True

@@ -1,0 +1,45 @@
+"""What the proxy serves for an app: its domains routed to the web instances that serve it now, with its TLS,
+proxy settings and extra ports, handed to the plugins' `proxy_update` hook."""
+
+import time
+
+from ponton.core.context import Ponton
+from ponton.core.state import Release
+from ponton.features import portmaps, proxysettings
+from ponton.features.strategy import strategy_of
+from runtime import engine
+from runtime.rollout import canary_weights
+
+
+def route(p: Ponton, app: str, backends: list[int], weights: dict[int, int] | None = None):
+    """Send the app's requests to `backends` (web instances' loopback ports), weighted by `weights` (None: equal
+    shares); returns once the previous routing drained."""
+    p.hooks.proxy_update(
+        settings=p.settings, app=app, domains=p.domains(app), backends=backends, weights=weights,
+        proxy=proxysettings.for_app(p, app, portmaps.routes(p, app, backends, weights)),
+    )
+
+
+def reroute(p: Ponton, app: str, starting: frozenset[int] = frozenset()):
+    """Route the app's domains to the web instances that serve it now (after a domain change, or to mend
+    drift, or as a canary moves to its next step): the current release's, plus a canary's with its share now;
+    never a blue-green standby. Instances on the `starting` ports (restarted by the engine, not answering yet)
+    are left out while another one serves."""
+    current = p.state.current_release(app)
+    row = p.state.app(app)
+    canary = row["canary_version"]
+    web = [i for i in engine.instances(app) if i.process == "web" and i.port]
+    serving = [i.port for i in web if current and i.release in identical(p, app, current)]
+    serving = [port for port in serving if port not in starting] or serving
+    trial = [i.port for i in web if canary is not None and i.release == canary]
+    share = strategy_of(p, app).canary_share(row["canary_until"], time.time())
+    route(p, app, serving + trial, canary_weights(serving, trial, share))
+
+
+def identical(p: Ponton, app: str, release: Release) -> frozenset[int]:
+    """Versions of releases with the same image, config, processes and checks: their instances are alike."""
+    return frozenset(r.version for r in p.state.releases(app) if _same_code_and_config(r, release))
+
+
+def _same_code_and_config(a: Release, b: Release) -> bool:
+    return (a.image, a.config, a.processes, a.healthchecks) == (b.image, b.config, b.processes, b.healthchecks)
