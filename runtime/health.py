@@ -7,10 +7,11 @@ import http.client
 import time
 
 from ponton.core.errors import DeployError
-from runtime import engine
+from ponton.core.scheduler import Instance, Scheduler
 
 DEFAULT_WORKER_UPTIME = 2  # seconds a process without a port must stay up to count as started
 DEPLOY_CHECK_TYPES = {"startup", "readiness"}  # liveness checks belong to the watchdog
+LOG_LINES = 20  # of a failed instance's output, shown with the failure
 
 
 class CheckFailed(Exception):
@@ -35,9 +36,9 @@ class Deadline:
         time.sleep(seconds)
 
 
-def wait_healthy(instance: engine.Instance, checks: list[dict], timeout: float):
+def wait_healthy(scheduler: Scheduler, instance: Instance, checks: list[dict], timeout: float):
     """Return once `instance` passes its checks, within `timeout` seconds in all; raise DeployError with its last
-    log lines otherwise."""
+    log lines (from its `scheduler`) otherwise."""
     deadline = Deadline(timeout)
     try:
         deploy_checks = [c for c in checks if c.get("type", "startup") in DEPLOY_CHECK_TYPES]
@@ -49,17 +50,18 @@ def wait_healthy(instance: engine.Instance, checks: list[dict], timeout: float):
         else:
             _uptime(instance, DEFAULT_WORKER_UPTIME, deadline)
     except CheckFailed as e:
-        logs = engine.logs_tail(instance).rstrip() or "(no output)"
+        logs = "\n".join(line for _, line in scheduler.logs(instance, LOG_LINES)).rstrip() or "(no output)"
         raise DeployError(f"{instance.name} failed its health check: {e}",
                           details=f"--- last log lines of {instance.name} ---\n{logs}")
 
 
-def probe(instance: engine.Instance, path: str = "/", timeout: float = 2.0) -> tuple[int, bytes]:
-    """One HTTP GET to the instance's published loopback port: (status, body). Raises OSError if unreachable."""
+def probe(instance: Instance, path: str = "/", timeout: float = 2.0) -> tuple[int, bytes]:
+    """One HTTP GET to the instance's published web port, wherever it runs: (status, body). Raises OSError if
+    unreachable."""
     port = instance.port
     if port is None:
         raise ConnectionRefusedError("no published port")
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    connection = http.client.HTTPConnection(instance.host, port, timeout=timeout)
     try:
         connection.request("GET", path, headers={"Host": "localhost", "User-Agent": "ponton-healthcheck"})
         response = connection.getresponse()
@@ -121,10 +123,9 @@ def _uptime(instance, seconds: float, deadline: Deadline):
     _require_running(instance)
 
 
-def _require_running(instance):
+def _require_running(instance: Instance):
     instance.refresh()
     if not instance.running:
-        state = instance.container.attrs["State"]
-        raise CheckFailed(f"container {state['Status']} (exit code {state.get('ExitCode')})")
-    if instance.container.attrs.get("RestartCount"):
-        raise CheckFailed(f"container crashed and was restarted (exit code {instance.container.attrs['State'].get('ExitCode')})")
+        raise CheckFailed(f"container {instance.status} (exit code {instance.exit_code})")
+    if instance.restarts:
+        raise CheckFailed(f"container crashed and was restarted (exit code {instance.exit_code})")

@@ -21,17 +21,20 @@ DeployError is raised. Old containers are removed only once the rollout succeede
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
-import click
-
+from ponton.core.context import Log
 from ponton.core.errors import DeployError, PontonError
-from runtime import engine, health
+from ponton.core.scheduler import Instance, Scheduler
+from runtime import health
 from runtime.spec import WEB
 
-# Sets the proxy's backends (loopback ports, with optional weights); returns once the old routing drained.
-Route = Callable[[list[int], dict[int, int] | None], None]
+# Routes the app's requests to these web instances (weighted by instance; None: equal shares); returns once the
+# old routing drained. The instances, not their ports: the caller knows where each is reached (its address).
+Route = Callable[[list[Instance], dict[Instance, int] | None], None]
+Backend = TypeVar("Backend", bound=Hashable)
 STRATEGIES = ("rolling", "blue-green", "canary", "recreate")
 
 
@@ -58,36 +61,41 @@ class Strategy:
         return plan[min(max(len(plan) - steps_left, 0), len(plan) - 1)]
 
 
-def canary_weights(old: list[int], new: list[int], share: int) -> dict[int, int] | None:
-    """nginx weights (by port) so that `share`% of requests reach the `new` ports, whatever the counts."""
+def canary_weights(old: list[Backend], new: list[Backend], share: int) -> dict[Backend, int] | None:
+    """Weights (by backend: an instance, an address) so that `share`% of requests reach the `new` backends,
+    whatever the counts."""
     if not old or not new:
         return None
     new_weight, old_weight = share * len(old), (100 - share) * len(new)
     divisor = math.gcd(new_weight, old_weight)
-    return {**{port: old_weight // divisor for port in old}, **{port: new_weight // divisor for port in new}}
+    return {**{backend: old_weight // divisor for backend in old},
+            **{backend: new_weight // divisor for backend in new}}
 
 
 class Rollout:
-    def __init__(self, app: str, release, settings, route: Route, strategy: Strategy = Strategy(),
-                 resources: dict[str, dict] | None = None, extra_ports: tuple[str, ...] = ()):
+    def __init__(self, app: str, release, settings, scheduler: Scheduler, route: Route, log: Log,
+                 strategy: Strategy = Strategy(), resources: dict[str, dict] | None = None,
+                 extra_ports: tuple[str, ...] = ()):
         self.app = app
         self.extra_ports = extra_ports  # container ports web instances publish besides the web port (7000/udp)
         self.release = release
         self.settings = settings
+        self.scheduler = scheduler
         self.route = route
+        self.log = log  # each step, as the deploy's output (the pusher reads it)
         self.strategy = strategy
         self.resources = resources or {}  # process type -> Docker arguments (limits, reservations)
-        self.started: list[engine.Instance] = []
-        self.retired: list[engine.Instance] = []
-        self.routed: list[engine.Instance] = []
-        self.kept_old: list[engine.Instance] = []  # old web instances left running: blue-green standby, canary
+        self.started: list[Instance] = []
+        self.retired: list[Instance] = []
+        self.routed: list[Instance] = []
+        self.kept_old: list[Instance] = []  # old web instances left running: blue-green standby, canary
 
     def run(self, formation: dict[str, int], replace: bool = False, unhealthy: frozenset[str] = frozenset(),
             reuse: frozenset[int] = frozenset(), spare: frozenset[int] = frozenset(),
             finish: Callable[[], None] | None = None):
         """Converge to `formation` of this release.
 
-        replace: renew instances already on the release (ps:restart); unhealthy: container ids to renew even so
+        replace: renew instances already on the release (ps:restart); unhealthy: instance ids to renew even so
         (the watchdog); reuse: other release versions whose instances are as good as this one's (an identical
         release: an instant rollback to a blue-green standby); spare: release versions whose live instances are
         left alone (a standby or canary's old set that must outlive this rollout); finish: a last step once the new
@@ -96,7 +104,7 @@ class Rollout:
         self.reusable_versions = reuse | {self.release.version}
         self.unhealthy, self.spare = unhealthy, spare
         try:
-            current = engine.instances(self.app)
+            current = self.scheduler.instances(self.app)
             processes = sorted(set(formation) | {i.process for i in current}, key=lambda p: (p != WEB, p))
             for process in processes:
                 mine = [i for i in current if i.process == process]
@@ -114,12 +122,11 @@ class Rollout:
                 raise
             raise DeployError(f"{self.release.label} could not be rolled out: {_reason(e)}") from e
         for instance in self.retired:
-            engine.remove(instance)
+            self.scheduler.remove(instance)
 
-    def _converge(self, process: str, current: list[engine.Instance], wanted: int, replace: bool):
+    def _converge(self, process: str, current: list[Instance], wanted: int, replace: bool):
         reusable = [] if replace else [
-            i for i in current
-            if i.release in self.reusable_versions and i.alive and i.container.id not in self.unhealthy
+            i for i in current if i.release in self.reusable_versions and i.alive and i.id not in self.unhealthy
         ]
         keep = reusable[:wanted]
         spared = [i for i in current if i not in keep and i.release in self.spare and i.alive]
@@ -147,12 +154,12 @@ class Rollout:
             self.routed += new
             self.kept_old += [i for i in old if i.running]
             self._retire([i for i in old if not i.running])
-            old_ports = [i.port for i in self.routed if i not in new and i.port]
-            self._route(weights=canary_weights(old_ports, [i.port for i in new], self.strategy.canary_plan[0]))
+            old_serving = [i for i in self.routed if i not in new and i.port]
+            self._route(weights=canary_weights(old_serving, [i for i in new if i.port], self.strategy.canary_plan[0]))
         else:
             self._rolling(process, numbers, old)
 
-    def _rolling(self, process: str, numbers: list[int], old: list[engine.Instance]):
+    def _rolling(self, process: str, numbers: list[int], old: list[Instance]):
         batch = max(1, self.strategy.batch)
         for first in range(0, len(numbers), batch):
             new = [self._start(process, n) for n in numbers[first:first + batch]]
@@ -163,54 +170,52 @@ class Rollout:
             self._switch(add=[], remove=old)
             self._retire(old)
 
-    def _one_by_one(self, process: str, numbers: list[int], old: list[engine.Instance]):
+    def _one_by_one(self, process: str, numbers: list[int], old: list[Instance]):
         for number in numbers:
             self._start(process, number)
             if old:
                 self._retire([old.pop(0)])
         self._retire(old)
 
-    def _start(self, process: str, number: int) -> engine.Instance:
-        click.echo(f"-----> Starting {process}.{number} ({self.release.label})")
-        instance = engine.start(
-            self.app, process, number, self.release, str(self.settings.state_dir), self.settings.ports,
-            self.resources.get(process), self.extra_ports,
-        )
+    def _start(self, process: str, number: int) -> Instance:
+        self.log(f"-----> Starting {process}.{number} ({self.release.label})")
+        instance = self.scheduler.start(self.app, process, number, self.release, self.resources.get(process),
+                                        self.extra_ports)
         self.started.append(instance)
-        health.wait_healthy(instance, self.release.healthchecks.get(process, []), self.settings.health_timeout)
-        click.echo(f"       {process}.{number} is healthy")
+        health.wait_healthy(self.scheduler, instance, self.release.healthchecks.get(process, []),
+                            self.settings.health_timeout)
+        self.log(f"       {process}.{number} is healthy")
         return instance
 
-    def _switch(self, add: list[engine.Instance], remove: list[engine.Instance]):
+    def _switch(self, add: list[Instance], remove: list[Instance]):
         self.routed = [i for i in self.routed if i not in remove] + add
         self._route()
 
-    def _route(self, weights: dict[int, int] | None = None):
-        self.route([i.port for i in self.routed if i.port], weights)
+    def _route(self, weights: dict[Instance, int] | None = None):
+        self.route([i for i in self.routed if i.port], weights)
 
-    def _retire(self, instances: list[engine.Instance]):
+    def _retire(self, instances: list[Instance]):
         if instances and self.strategy.wait_to_retire and any(i.running for i in instances):
-            click.echo(f"-----> Waiting {self.strategy.wait_to_retire:g}s before stopping (wait-to-retire)")
+            self.log(f"-----> Waiting {self.strategy.wait_to_retire:g}s before stopping (wait-to-retire)")
             time.sleep(self.strategy.wait_to_retire)  # the user's chosen grace period, not a readiness check
         for instance in instances:
-            click.echo(f"-----> Stopping {instance.name} (v{instance.release})")
-            engine.stop(instance, self.settings.stop_timeout)
+            self.log(f"-----> Stopping {instance.name} (v{instance.release})")
+            self.scheduler.stop(instance, self.settings.stop_timeout)
             self.retired.append(instance)
 
     def _undo(self):
         """Put back what served before: restart retired instances, route to them, remove the new ones."""
-        click.echo("-----> Rolling back: the previous instances keep serving", err=True)
+        self.log("-----> Rolling back: the previous instances keep serving", err=True)
         for instance in self.retired:
-            instance.container.start()
-            instance.refresh()
+            self.scheduler.resume(instance)
             if instance.process == WEB:
-                health.wait_healthy(instance, [], self.settings.health_timeout)
+                health.wait_healthy(self.scheduler, instance, [], self.settings.health_timeout)
         restored = self.retired + [i for i in self.routed if i not in self.started]
         if any(i.process == WEB for i in self.started + self.retired):
-            self.route([i.port for i in restored if i.process == WEB and i.port], None)
+            self.route([i for i in restored if i.process == WEB and i.port], None)
         for instance in self.started:
-            engine.stop(instance, self.settings.stop_timeout)
-            engine.remove(instance)
+            self.scheduler.stop(instance, self.settings.stop_timeout)
+            self.scheduler.remove(instance)
 
 
 def _reason(error: Exception) -> str:

@@ -12,7 +12,7 @@ from ponton.core.undo import undone_on_failure
 from ponton.features import quota
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
 from ponton.pipeline import deploy
-from runtime import engine, health
+from runtime import health
 
 
 @click.command("ps:scale")
@@ -41,19 +41,18 @@ def report(p, app, fmt):
     statuses = p.state.instance_statuses(app)
     ooms = oom_containers(p.state.events(app, 1000))
     rows = []
-    for instance in engine.instances(app):
+    for instance in p.scheduler.instances(app):
         status = statuses.get(instance.name)
-        restarts = instance.container.attrs.get("RestartCount", 0)
         rows.append({
             "instance": instance.name,
             "release": f"v{instance.release}",
-            "state": status["status"] if status else instance.container.status,
-            "health": _health(instance, health) if instance.process == "web" else "-",
+            "state": status["status"] if status else instance.status,
+            "health": _health(instance) if instance.process == "web" else "-",
             "uptime": _duration(instance.uptime) if instance.running else "-",
-            "restarts": restarts,
+            "restarts": instance.restarts,
             "last_exit": last_exit(instance, ooms),
             "port": instance.port,
-            "container": instance.container.name,
+            "container": instance.engine_name,
         })
     text = table([list(r.values()) for r in rows], list(rows[0])) if rows else f"{app} has no instances"
     emit(fmt, rows, text)
@@ -71,15 +70,14 @@ def last_exit(instance, ooms: set[str]) -> str:
     """Why the instance last stopped, or "-" if it never did. Once the engine restarts a container it may forget
     that it ran out of memory (newer engines reset OOMKilled and ExitCode when they start it again): the record
     the watchdog kept of the engine's `oom` event still says so."""
-    restarts = instance.container.attrs.get("RestartCount", 0)
-    if instance.running and not restarts:
+    if instance.running and not instance.restarts:
         return "-"
-    if instance.container.name in ooms and not instance.container.attrs["State"].get("ExitCode"):
+    if instance.engine_name in ooms and not instance.exit_code:
         return "out of memory"
     return instance.exit_reason
 
 
-def _health(instance, health) -> str:
+def _health(instance) -> str:
     try:
         status, _ = health.probe(instance)
     except (OSError, http.client.HTTPException):
