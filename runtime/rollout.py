@@ -2,8 +2,9 @@
 
 Strategies (per app, `deploy:set APP strategy ...`), for web instances:
 - rolling (default): `batch` new instances at a time: start them, wait until healthy, route traffic to them and
-  take as many old ones out of the routing (the proxy hook returns once the old routing has drained), wait
-  `wait_to_retire`, stop the old ones gracefully.
+  take as many old ones out of the routing (the proxy hook returns once the old routing has drained); the old
+  ones are stopped in the background (after `wait_to_retire`), so that an app slow to stop, or one that ignores
+  SIGTERM until stop_timeout's SIGKILL, never holds up the next swap.
 - blue-green: start the whole new set, wait until all are healthy, switch all traffic at once. With
   `wait_to_retire`, the old set stays up, unrouted, for that long (the caller records it as standby), so a
   rollback within that window just switches back.
@@ -15,11 +16,14 @@ Other process types are replaced one at a time, without routing.
 
 If anything fails midway (a new instance never gets healthy, the proxy refuses, the engine errs, no port is
 free), the old ones stopped so far are started again, routing goes back to them, the new ones are removed and
-DeployError is raised. Old containers are removed only once the rollout succeeded.
+DeployError is raised. Old containers are removed only once the rollout succeeded; those still stopping by then
+(an app that ignores SIGTERM) are left in `pending`, for the caller to finish without making the user wait.
 """
 
+import concurrent.futures
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -36,6 +40,7 @@ from runtime.spec import WEB
 Route = Callable[[list[Instance], dict[Instance, int] | None], None]
 Backend = TypeVar("Backend", bound=Hashable)
 STRATEGIES = ("rolling", "blue-green", "canary", "recreate")
+SETTLE = 1.0  # seconds the end of a rollout waits for retired instances to stop before leaving them to the caller
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,9 @@ class Rollout:
         self.retired: list[Instance] = []
         self.routed: list[Instance] = []
         self.kept_old: list[Instance] = []  # old web instances left running: blue-green standby, canary
+        self.stopping: dict[Instance, concurrent.futures.Future] = {}  # retired, being stopped in the background
+        self.killed_at: dict[Instance, float] = {}  # when each retired one gets SIGKILL at the latest
+        self.pending: list[tuple[Instance, float]] = []  # after run(): still stopping, with their SIGKILL time
 
     def run(self, formation: dict[str, int], replace: bool = False, unhealthy: frozenset[str] = frozenset(),
             reuse: frozenset[int] = frozenset(), spare: frozenset[int] = frozenset(),
@@ -121,8 +129,12 @@ class Rollout:
             if isinstance(e, PontonError):
                 raise
             raise DeployError(f"{self.release.label} could not be rolled out: {_reason(e)}") from e
+        concurrent.futures.wait(self.stopping.values(), timeout=SETTLE)
         for instance in self.retired:
-            self.scheduler.remove(instance)
+            if self.stopping[instance].done():
+                self.scheduler.remove(instance)
+            else:
+                self.pending.append((instance, self.killed_at[instance]))
 
     def _converge(self, process: str, current: list[Instance], wanted: int, replace: bool):
         reusable = [] if replace else [
@@ -142,6 +154,7 @@ class Rollout:
         if name == "recreate":
             self._switch(add=[], remove=old)
             self._retire(old)
+            self._stopped(old)  # the two versions must never run side by side
             self._switch(add=[self._start(process, n) for n in numbers], remove=[])
         elif name == "blue-green":
             new = [self._start(process, n) for n in numbers]
@@ -195,17 +208,44 @@ class Rollout:
         self.route([i for i in self.routed if i.port], weights)
 
     def _retire(self, instances: list[Instance]):
-        if instances and self.strategy.wait_to_retire and any(i.running for i in instances):
-            self.log(f"-----> Waiting {self.strategy.wait_to_retire:g}s before stopping (wait-to-retire)")
-            time.sleep(self.strategy.wait_to_retire)  # the user's chosen grace period, not a readiness check
+        """Stop `instances` (out of the routing already) in the background, each on its own: after the strategy's
+        wait_to_retire, SIGTERM, and SIGKILL after stop_timeout."""
+        wait = self.strategy.wait_to_retire if any(i.running for i in instances) else 0
         for instance in instances:
-            self.log(f"-----> Stopping {instance.name} (v{instance.release})")
-            self.scheduler.stop(instance, self.settings.stop_timeout)
+            self.log(f"-----> Stopping {instance.name} (v{instance.release})"
+                     + (f" in {wait:g}s (wait-to-retire)" if wait else ""))
             self.retired.append(instance)
+            self.stopping[instance] = self._in_background(self._stop, instance, wait)
+            self.killed_at[instance] = time.time() + wait + self.settings.stop_timeout
+
+    def _stop(self, instance: Instance, wait: float):
+        time.sleep(wait)  # the user's chosen grace period, not a readiness check
+        self.scheduler.stop(instance, self.settings.stop_timeout)
+
+    @staticmethod
+    def _in_background(function, *args) -> concurrent.futures.Future:
+        """Run `function` on a daemon thread: one still stopping an instance must not keep the process (a push)
+        alive once the rollout is done; the caller finishes what it leaves in `pending`."""
+        future = concurrent.futures.Future()
+
+        def run():
+            try:
+                future.set_result(function(*args))
+            except BaseException as e:
+                future.set_exception(e)
+
+        threading.Thread(target=run, daemon=True).start()
+        return future
+
+    def _stopped(self, instances: list[Instance]):
+        """Wait until `instances` are stopped; a stop that failed fails the rollout."""
+        for instance in instances:
+            self.stopping[instance].result()
 
     def _undo(self):
         """Put back what served before: restart retired instances, route to them, remove the new ones."""
         self.log("-----> Rolling back: the previous instances keep serving", err=True)
+        concurrent.futures.wait(self.stopping.values())  # each ends within its wait-to-retire and stop_timeout
         for instance in self.retired:
             self.scheduler.resume(instance)
             if instance.process == WEB:

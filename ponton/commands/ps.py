@@ -7,11 +7,11 @@ import click
 
 from gitreceive import hook
 from ponton.core import validate
-from ponton.core.errors import NotFound
+from ponton.core.errors import InvalidInput, NotFound
 from ponton.core.undo import undone_on_failure
 from ponton.features import quota
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
-from ponton.pipeline import deploy
+from ponton.pipeline import deploy, retire
 from runtime import health
 
 
@@ -137,6 +137,22 @@ def rebuild(p, app):
             deploy.deploy_image(p, app, current.image, current.source, f"Rebuild of {current.label}")
 
 
+@click.command(retire.COMMAND, hidden=True)
+@app_argument()
+@click.argument("stops", metavar="ID@TIME...", nargs=-1, required=True)
+@pass_ponton
+def retire_instances(p, app, stops):
+    """Finish stopping instances a rollout retired (the rollout hands them over, so that the push returns)."""
+    wanted = {}
+    for stop in stops:
+        instance, _, kill_at = stop.partition("@")
+        if not re.fullmatch(r"[0-9a-f]{12,64}", instance) or not re.fullmatch(r"[0-9]{1,11}(\.[0-9]{1,6})?", kill_at):
+            raise InvalidInput(f"expected ID@TIME (a container id, a Unix time), got {validate.shown(stop)}")
+        wanted[instance] = float(kill_at)
+    with p.locked(app):
+        retire.finish(p, app, wanted)
+
+
 def _set_stopped(p, app, stopped: bool) -> bool:
     """Record and converge to stopped or started; if that fails, the app is recorded as it was."""
     previous = p.state.app(app)["stopped"]
@@ -150,4 +166,4 @@ def _require_deployed(p, app, deployed: bool):
         raise NotFound(f"app {app} has not been deployed yet")
 
 
-COMMANDS = [scale, report, restart, stop, start, rebuild]
+COMMANDS = [scale, report, restart, stop, start, rebuild, retire_instances]

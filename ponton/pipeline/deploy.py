@@ -15,7 +15,7 @@ from ponton.core.errors import DeployError, InvalidInput, NotFound
 from ponton.core.state import Release
 from ponton.features import appfiles, portmaps, quota, resources
 from ponton.features.strategy import strategy_of
-from ponton.pipeline import routing
+from ponton.pipeline import retire, routing
 from runtime import image as image_files
 from runtime.rollout import Rollout, Strategy
 
@@ -217,6 +217,8 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
         reuse=routing.identical(p, app, release),
         spare=frozenset() if standby is None else frozenset({standby}), finish=finish,
     )
+    if rollout.pending:
+        retire.hand_over(app, rollout.pending)
     if strategy.name == "blue-green" and rollout.kept_old:
         p.state.set_standby(app, max(i.release for i in rollout.kept_old), time.time() + strategy.wait_to_retire)
     elif row["standby_version"] is not None and standby is None:
