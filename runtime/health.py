@@ -5,6 +5,7 @@ app.json asks for (one app's checks must not hold a deploy, or the watchdog, for
 
 import http.client
 import time
+from collections.abc import Callable
 
 from ponton.core.errors import DeployError
 from ponton.core.scheduler import Instance, Scheduler
@@ -12,6 +13,8 @@ from ponton.core.scheduler import Instance, Scheduler
 DEFAULT_WORKER_UPTIME = 2  # seconds a process without a port must stay up to count as started
 DEPLOY_CHECK_TYPES = {"startup", "readiness"}  # liveness checks belong to the watchdog
 LOG_LINES = 20  # of a failed instance's output, shown with the failure
+PROGRESS_EVERY = 5.0  # seconds between "not healthy yet" lines while an instance is waited for
+FIRST_POLL, MAX_POLL = 0.02, 0.5  # the default check polls fast at first (most apps answer within a second)
 
 
 class CheckFailed(Exception):
@@ -19,11 +22,14 @@ class CheckFailed(Exception):
 
 
 class Deadline:
-    """The time left for one instance's checks; a wait that would pass it ends the checks instead."""
+    """The time left for one instance's checks; a wait that would pass it ends the checks instead. Every few
+    seconds of waiting, `report` is told how it stands."""
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.at = time.monotonic() + seconds
+    def __init__(self, seconds: float, name: str = "", report: Callable[[str], None] | None = None):
+        self.seconds, self.name, self.report = seconds, name, report
+        self.started = time.monotonic()
+        self.at = self.started + seconds
+        self.reported = self.started
 
     def left(self) -> float:
         return max(0.0, self.at - time.monotonic())
@@ -33,13 +39,18 @@ class Deadline:
         if seconds >= self.left():
             time.sleep(self.left())
             raise CheckFailed(f"{last} (not healthy within health_timeout, {self.seconds:g}s)")
+        now = time.monotonic()
+        if self.report is not None and now - self.reported >= PROGRESS_EVERY:
+            self.reported = now
+            self.report(f"       {self.name}: not healthy yet ({last}), {now - self.started:.0f}s of {self.seconds:g}s")
         time.sleep(seconds)
 
 
-def wait_healthy(scheduler: Scheduler, instance: Instance, checks: list[dict], timeout: float):
+def wait_healthy(scheduler: Scheduler, instance: Instance, checks: list[dict], timeout: float,
+                 log: Callable[[str], None] | None = None):
     """Return once `instance` passes its checks, within `timeout` seconds in all; raise DeployError with its last
-    log lines (from its `scheduler`) otherwise."""
-    deadline = Deadline(timeout)
+    log lines (from its `scheduler`) otherwise. While it waits, `log` hears how it stands every few seconds."""
+    deadline = Deadline(timeout, instance.name, log)
     try:
         deploy_checks = [c for c in checks if c.get("type", "startup") in DEPLOY_CHECK_TYPES]
         if deploy_checks:
@@ -71,7 +82,7 @@ def probe(instance: Instance, path: str = "/", timeout: float = 2.0) -> tuple[in
 
 
 def _default_web_check(instance, deadline: Deadline):
-    last = "no answer"
+    last, poll = "no answer", FIRST_POLL
     while True:
         _require_running(instance)
         try:
@@ -82,7 +93,8 @@ def _default_web_check(instance, deadline: Deadline):
             if status < 500:
                 return
             last = f"GET / answered {status}"
-        deadline.sleep(0.1, last)
+        deadline.sleep(poll, last)
+        poll = min(poll * 2, MAX_POLL)
 
 
 def _run_check(instance, check: dict, deadline: Deadline):

@@ -196,7 +196,7 @@ class Rollout:
                                         self.extra_ports)
         self.started.append(instance)
         health.wait_healthy(self.scheduler, instance, self.release.healthchecks.get(process, []),
-                            self.settings.health_timeout)
+                            self.settings.health_timeout, self.log)
         self.log(f"       {process}.{number} is healthy")
         return instance
 

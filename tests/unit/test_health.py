@@ -90,3 +90,15 @@ def test_a_passing_check_within_the_deadline(unhealthy_port):
     instance = Instance(RunningContainer(unhealthy_port), "worker", 1, 1)
     elapsed, error = checks_end_within(instance, [{"uptime": 0.5}], timeout=5)
     assert error is None and 0.5 <= elapsed < 2
+
+
+def test_a_long_wait_says_how_it_stands(unhealthy_port, monkeypatch):
+    """Every PROGRESS_EVERY seconds of waiting, one line: which instance, the last answer, the time of the timeout."""
+    monkeypatch.setattr(health, "PROGRESS_EVERY", 0.2)
+    instance = Instance(RunningContainer(unhealthy_port), "web", 1, 1)
+    lines = []
+    with pytest.raises(DeployError):
+        health.wait_healthy(DockerLocal(Settings()), instance, [], 1.5, lines.append)
+    assert 2 <= len(lines) <= 7, lines
+    assert all(line.strip().startswith("web.1: not healthy yet (GET / answered 503), ") for line in lines)
+    assert all(line.endswith("s of 1.5s") for line in lines)
