@@ -67,7 +67,7 @@ def report(p, app, fmt):
 def set_global(p, domain):
     """Serve every app at APP.DOMAIN."""
     domain = validate.domain(domain)
-    clashes = [d for row in p.state.apps() for d in p.state.domains(row["name"]) if validate.is_under(d, domain)]
+    clashes = [d for other in p.state.apps() for d in p.state.domains(other.name) if validate.is_under(d, domain)]
     if clashes:
         raise InvalidInput(f"custom domains {', '.join(clashes)} would clash with the APP.{domain} names: remove them")
     previous = p.state.setting("domain", None)
@@ -82,9 +82,9 @@ def set_global(p, domain):
 
     with undone_on_failure(undo):
         for row in p.state.apps():
-            with p.locked(row["name"]):
-                routing.reroute(p, row["name"])
-            rerouted.append(row["name"])
+            with p.locked(row.name):
+                routing.reroute(p, row.name)
+            rerouted.append(row.name)
     click.echo(f"-----> Apps are now served at APP.{domain}")
 
 

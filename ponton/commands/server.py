@@ -38,7 +38,7 @@ def report(p, fmt):
         "engine": engine_status,
         "nginx": _nginx_status(p),
         "watchdog": watchdog_status,
-        "apps": [_app_summary(p, row["name"]) for row in p.state.apps()],
+        "apps": [_app_summary(p, app.name) for app in p.state.apps()],
     }
     lines = [f"{key}: {data[key]}" for key in ("engine", "nginx", "watchdog")]
     if data["apps"]:
@@ -53,15 +53,15 @@ def _app_summary(p, app: str) -> dict:
         running = sum(i.running for i in p.scheduler.instances(app))
     except Exception:  # engine down: already reported above
         running = "?"
-    problems = [f"{k}: {v['status']}" for k, v in p.state.instance_statuses(app).items()]
+    problems = [f"{k}: {v.status}" for k, v in p.state.instance_statuses(app).items()]
     letsencrypt = p.state.letsencrypt(app)
-    if letsencrypt is not None and letsencrypt["status"] == "failed":
-        problems.append(f"letsencrypt: failed ({letsencrypt['last_error']})")
+    if letsencrypt is not None and letsencrypt.status == "failed":
+        problems.append(f"letsencrypt: failed ({letsencrypt.last_error})")
     problems = ", ".join(problems)
     return {
         "app": app,
         "release": release.label if release else "-",
-        "state": "stopped" if p.state.app(app)["stopped"] else "running",
+        "state": "stopped" if p.state.app(app).stopped else "running",
         "instances": f"{running}/{wanted}",
         "problems": problems or "-",
     }

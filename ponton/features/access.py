@@ -68,7 +68,7 @@ def check(p, command: str, params: dict):
             return  # it creates the app for this user, under the app's lock, where it is checked again
         raise NotFound(f"app {app} does not exist")
     if command in OWNER_ONLY:
-        if p.state.app(app)["owner"] != user:
+        if p.state.app(app).owner != user:
             deny(p, app, f"only the owner of app {app} or an admin may run {command} (user {user})")
     elif not p.state.has_access(app, user):
         deny(p, app, f"user {user} has no access to app {app} ({command})")
@@ -87,7 +87,7 @@ def is_admin(p) -> bool:
 
 def visible_apps(p) -> list[str]:
     """The apps the acting user may see: every app for an admin, else the owned and granted ones."""
-    names = [row["name"] for row in p.state.apps()]
+    names = [app.name for app in p.state.apps()]
     if is_admin(p):
         return names
     return [name for name in names if p.state.has_access(name, p.remote_user)]

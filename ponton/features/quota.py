@@ -53,10 +53,13 @@ def usage(p, user: str) -> dict[str, int]:
 def create_app(p, app: str, owner: str | None):
     """Create `app` for `owner` if it fits their quota: counted and inserted in one transaction, so that creates
     running at once cannot each count the same free place."""
-    with p.state.transaction():
+    def create() -> str | None:
         excess = _new_app_excess(p, owner)
         if excess is None:
             p.state.create_app(app, owner=owner)
+        return excess
+
+    excess = p.state.atomically(create)
     if excess is not None:
         access.deny(p, None, excess)  # out of the transaction, so that what deny records stays
 
@@ -64,10 +67,13 @@ def create_app(p, app: str, owner: str | None):
 def set_formation(p, app: str, counts: dict[str, int]):
     """Give `app` the formation `counts` if it fits its owner's instances quota, checked and stored in one
     transaction (two apps of one owner scaled at once cannot each take the last free instances)."""
-    with p.state.transaction():
+    def scale() -> str | None:
         excess = _instances_excess(p, app, counts)
         if excess is None:
             p.state.set_formation(app, counts)
+        return excess
+
+    excess = p.state.atomically(scale)
     if excess is not None:
         access.deny(p, app, excess)
 
@@ -98,7 +104,7 @@ def _new_app_excess(p, owner: str | None) -> str | None:
 
 
 def _instances_excess(p, app: str, counts: dict[str, int]) -> str | None:
-    owner = p.state.app(app)["owner"]
+    owner = p.state.app(app).owner
     if not _limited(p, owner):
         return None
     allowed, used = limits(p, owner)["instances"], usage(p, owner)["instances"]

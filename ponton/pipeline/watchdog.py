@@ -93,7 +93,7 @@ class Watchdog:
 
     def reconcile_all(self):
         self.p.state.set_setting("watchdog_heartbeat", f"{time.time():.0f} {os.getpid()}")
-        names = [row["name"] for row in self.p.state.apps()]
+        names = [app.name for app in self.p.state.apps()]
         for name in names:
             self.heal_soon(name)
         self._guarded(self.remove_orphans, set(names))
@@ -127,10 +127,10 @@ class Watchdog:
             release = state.current_release(app)
             if release is None:
                 return
-            row = state.app(app)
-            if row["canary_version"] is not None:  # two releases serve on purpose: only step or promote
-                if row["canary_until"] and row["canary_until"] <= time.time():
-                    self.log(f"{app}: canary v{row['canary_version']} ran its time: promoting it")
+            record = state.app(app)
+            if record.canary_version is not None:  # two releases serve on purpose: only step or promote
+                if record.canary_until and record.canary_until <= time.time():
+                    self.log(f"{app}: canary v{record.canary_version} ran its time: promoting it")
                     deploy.promote(self.p, app)
                 else:
                     routing.reroute(self.p, app)  # its next step's share, once due (else nothing changes)
@@ -155,8 +155,8 @@ class Watchdog:
     def renew_certificate(self, app: str):
         """Renew the app's Let's Encrypt certificate when due (30 days before expiry; failures back off), under its
         lock. A failed renewal keeps the installed certificate and is recorded for letsencrypt:list."""
-        row = next((row for row in self.p.state.letsencrypt_apps() if row["app"] == app), None)
-        if row is None or not letsencrypt.due(row, certs.installed(self.p.settings.state_dir, app)):
+        issuance = next((i for i in self.p.state.letsencrypt_apps() if i.app == app), None)
+        if issuance is None or not letsencrypt.due(issuance, certs.installed(self.p.settings.state_dir, app)):
             return
         with app_lock(self.p.settings.state_dir, app, wait=False) as locked:
             if not locked:
