@@ -17,8 +17,7 @@ lets two creates each count the same free place, on either store.
 """
 
 import contextlib
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 Value = str | int | float | None
 Record = dict[str, Value]
@@ -29,8 +28,7 @@ class Conflict(Exception):
     """What a transaction read changed before it could commit: run it again from the start."""
 
 
-@dataclass(frozen=True)
-class Collection:
+class Collection(NamedTuple):  # not a dataclass: every command imports it, and a NamedTuple is quicker to create
     key: tuple[str, ...]  # the fields that identify a record
     fields: tuple[str, ...]  # the others
 
