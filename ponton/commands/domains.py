@@ -81,10 +81,10 @@ def set_global(p, domain):
                 routing.reroute(p, app)
 
     with undone_on_failure(undo):
-        for row in p.state.apps():
-            with p.locked(row.name):
-                routing.reroute(p, row.name)
-            rerouted.append(row.name)
+        for app in p.state.apps():
+            with p.locked(app.name):
+                routing.reroute(p, app.name)
+            rerouted.append(app.name)
     click.echo(f"-----> Apps are now served at APP.{domain}")
 
 
