@@ -176,7 +176,8 @@ def test_delete_cascades(state):
               if any(column[1] == "app_id" for column in state.store.db.execute(f"PRAGMA table_info({row[0]})"))]
     assert {"config", "formation", "domains", "releases", "events", "instance_status"} <= set(tables)
     for table in tables:
-        rows = state.store.db.execute(f"SELECT COUNT(*) FROM {table} WHERE app_id NOT IN (SELECT id FROM apps)").fetchone()
+        rows = state.store.db.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE app_id NOT IN (SELECT id FROM apps)").fetchone()
         assert rows[0] == 0, table
     assert state.config("keep") == {"K": "kept"}
     state.create_app("app")  # the name is free again, with a fresh history

@@ -74,7 +74,8 @@ def test_an_existing_install_is_carried_over_with_every_row(tmp_path):
     assert state.current_release("shop").version == 1 and state.current_release("blog").image == "img:b"
     assert state.release_images() == {"img:1", "img:2", "img:b"}
 
-    assert state.events("shop", 10) == [Event(20.0, "dev", "create", "created shop"), Event(22.0, "dev", "deploy", "v1"),
+    assert state.events("shop", 10) == [Event(20.0, "dev", "create", "created shop"),
+                                         Event(22.0, "dev", "deploy", "v1"),
                                          Event(23.0, "watchdog", "oom", "web.1 ran out of memory")]
     assert state.events("shop", 1) == [Event(23.0, "watchdog", "oom", "web.1 ran out of memory")]
     assert state.events("blog", 10) == [Event(21.0, "ops", "create", "created blog")]

@@ -49,7 +49,8 @@ def history(state: State) -> list:
     for app, domain in (("shop", "shop.example.com"), ("shop", "a.example.com"), ("blog", "blog.example.com"),
                         ("tmp", "tmp.example.com")):
         state.add_domain(app, domain)
-    said += [refused(state.add_domain, "blog", "shop.example.com"), refused(state.remove_domain, "blog", "a.example.com")]
+    said += [refused(state.add_domain, "blog", "shop.example.com"),
+             refused(state.remove_domain, "blog", "a.example.com")]
     state.remove_domain("shop", "a.example.com")
     for app, image, status in (("shop", "img:1", "succeeded"), ("shop", "img:2", "failed"), ("shop", "img:3", None),
                                ("blog", "img:b", "succeeded"), ("tmp", "img:t", "succeeded")):

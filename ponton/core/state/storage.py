@@ -11,9 +11,10 @@ or none. SQLite gets this by holding the database's write lock for the whole tra
 by compare-and-swap: it reads at one revision, records what it read (each key with its mod revision, absent keys
 as version 0, each scanned range), and commits in one etcd Txn whose compares require all of those unchanged
 (a scanned range: no key in it modified after the read revision, and each key it returned still at its mod
-revision, so that neither an insert nor a delete in the range slips by); a failed compare raises Conflict, and
-the state runs the whole domain method again (transactions.py). So "count, then insert" (the app quota) never
-lets two creates each count the same free place, on either store.
+revision, so that neither an insert nor a delete in the range slips by; a delete by prefix reads its range too,
+and deletes the keys it found one by one, since one Txn may not delete a range and put a key in it); a failed
+compare raises Conflict, and the state runs the whole domain method again (transactions.py). So "count, then
+insert" (the app quota) never lets two creates each count the same free place, on either store.
 """
 
 import contextlib
