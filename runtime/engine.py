@@ -41,11 +41,7 @@ class Instance:
     @property
     def uptime(self) -> float | None:
         """Seconds since the container (last) started, or None when not running."""
-        if not self.running:
-            return None
-        started = self.container.attrs["State"]["StartedAt"]  # RFC 3339 with nanoseconds
-        when = datetime.datetime.fromisoformat(started[:26].rstrip("Z") + "+00:00")
-        return (datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()
+        return uptime(self.container) if self.running else None
 
     @property
     def exit_reason(self) -> str:
@@ -56,6 +52,13 @@ class Instance:
 
     def refresh(self):
         self.container.reload()
+
+
+def uptime(container) -> float:
+    """Seconds since the container (last) started."""
+    started = container.attrs["State"]["StartedAt"]  # RFC 3339 with nanoseconds
+    when = datetime.datetime.fromisoformat(started[:26].rstrip("Z") + "+00:00")
+    return (datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()
 
 
 def instances(app: str) -> list["Instance"]:
@@ -86,9 +89,9 @@ def _instance(container) -> Instance:
 
 
 def start(app: str, process: str, number: int, release, owner: str, port_range: tuple[int, int],
-          resources: dict | None = None, extra_ports: tuple[str, ...] = ()) -> Instance:
+          resources: dict | None = None, extra_ports: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> Instance:
     """Create and start one instance; a web instance gets a fixed loopback port from `port_range`, and one for
-    each of `extra_ports` (container ports like 7000/udp, for ports:add)."""
+    each of `extra_ports` (container ports like 7000/udp, for ports:add). It joins `networks` too (see join)."""
     import docker
 
     ensure_network(app)
@@ -104,6 +107,7 @@ def start(app: str, process: str, number: int, release, owner: str, port_range: 
             container = client().containers.create(
                 **spec.container_spec(app, process, number, release, owner, host_port, resources, extra)
             )
+            join(container, networks)
             container.start()
         except docker.errors.APIError as e:
             if container is not None:
@@ -124,6 +128,13 @@ def ensure_network(app: str):
         client().networks.get(spec.network_name(app))
     except docker.errors.NotFound:
         client().networks.create(spec.network_name(app), driver="bridge", labels={spec.LABEL_APP: app})
+
+
+def join(container, networks: tuple[str, ...]):
+    """Connect a created container to `networks` besides its app's own (a linked service's) before it starts, so
+    that it reaches them from its first moment (the engine takes only one network at create time)."""
+    for name in networks:
+        client().networks.get(name).connect(container)
 
 
 def remove_network(app: str):
@@ -179,13 +190,15 @@ def logs_tail(instance: Instance, lines: int = 20) -> str:
 
 
 def run_once(app: str, release, command: str, timeout: float, owner: str,
-             resources: dict | None = None) -> tuple[int, str]:
-    """Run `command` in a one-off container of the release; (exit code, output). Killed after `timeout` s."""
+             resources: dict | None = None, networks: tuple[str, ...] = ()) -> tuple[int, str]:
+    """Run `command` in a one-off container of the release, on `networks` too; (exit code, output). Killed after
+    `timeout` s."""
     import requests
 
     ensure_network(app)
     container = client().containers.create(**spec.one_off_spec(app, release, command, owner, resources))
     try:
+        join(container, networks)
         container.start()
         try:
             code = container.wait(timeout=timeout)["StatusCode"]

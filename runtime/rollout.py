@@ -69,8 +69,10 @@ def canary_weights(old: list[int], new: list[int], share: int) -> dict[int, int]
 
 class Rollout:
     def __init__(self, app: str, release, settings, route: Route, strategy: Strategy = Strategy(),
-                 resources: dict[str, dict] | None = None, extra_ports: tuple[str, ...] = ()):
+                 resources: dict[str, dict] | None = None, extra_ports: tuple[str, ...] = (),
+                 networks: tuple[str, ...] = ()):
         self.app = app
+        self.networks = networks  # networks every new instance joins besides the app's own (linked services)
         self.extra_ports = extra_ports  # container ports web instances publish besides the web port (7000/udp)
         self.release = release
         self.settings = settings
@@ -174,7 +176,7 @@ class Rollout:
         click.echo(f"-----> Starting {process}.{number} ({self.release.label})")
         instance = engine.start(
             self.app, process, number, self.release, str(self.settings.state_dir), self.settings.ports,
-            self.resources.get(process), self.extra_ports,
+            self.resources.get(process), self.extra_ports, self.networks,
         )
         self.started.append(instance)
         health.wait_healthy(instance, self.release.healthchecks.get(process, []), self.settings.health_timeout)

@@ -149,6 +149,38 @@ MIGRATIONS = [
         PRIMARY KEY (host_port, protocol)
     );
     """,
+    # Backing services (plugins/services): a service of a kind (postgres, redis) has a name of its own within
+    # the kind, an owner like an app, the apps it is linked to (each through one variable), a backup schedule
+    # (cron, counted from backup_from) with a retention count, and events of its own.
+    """
+    CREATE TABLE services (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        owner TEXT,
+        password TEXT NOT NULL,
+        created REAL NOT NULL,
+        backup_schedule TEXT,
+        backup_from REAL,
+        backup_keep INTEGER NOT NULL,
+        backup_error TEXT NOT NULL DEFAULT '',
+        UNIQUE (kind, name)
+    );
+    CREATE TABLE service_links (
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        variable TEXT NOT NULL,
+        PRIMARY KEY (service_id, app_id)
+    );
+    CREATE TABLE service_events (
+        id INTEGER PRIMARY KEY,
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        time REAL NOT NULL,
+        user TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -567,6 +599,87 @@ class State:
                                  (host_port, protocol, self.app_id(name))).rowcount
             if not deleted:
                 raise NotFound(f"app {name} has no port {host_port}/{protocol}")
+
+    # backing services (plugins/services): each of a kind (postgres, redis) and a name, owned like an app
+
+    def service_id(self, kind: str, name: str) -> int:
+        row = self.db.execute("SELECT id FROM services WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+        if row is None:
+            raise NotFound(f"{kind} service {name} does not exist")
+        return row["id"]
+
+    def service_exists(self, kind: str, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM services WHERE kind = ? AND name = ?", (kind, name)).fetchone() is not None
+
+    def service(self, kind: str, name: str) -> sqlite3.Row:
+        return self.db.execute("SELECT * FROM services WHERE id = ?", (self.service_id(kind, name),)).fetchone()
+
+    def services(self, kind: str | None = None) -> list[sqlite3.Row]:
+        """Every service of `kind` (None: of every kind), by name."""
+        if kind is None:
+            return self.db.execute("SELECT * FROM services ORDER BY kind, name").fetchall()
+        return self.db.execute("SELECT * FROM services WHERE kind = ? ORDER BY name", (kind,)).fetchall()
+
+    def owned_services(self, user: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM services WHERE owner = ? ORDER BY kind, name", (user,)).fetchall()
+
+    def create_service(self, kind: str, name: str, owner: str | None, password: str, backup_keep: int):
+        with self.transaction() as db:
+            if self.service_exists(kind, name):
+                raise InvalidInput(f"{kind} service {name} already exists")
+            db.execute("INSERT INTO services (kind, name, owner, password, created, backup_keep) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (kind, name, owner, password, time.time(), backup_keep))
+
+    def delete_service(self, kind: str, name: str):
+        with self.transaction() as db:
+            db.execute("DELETE FROM services WHERE id = ?", (self.service_id(kind, name),))
+
+    def service_links(self, kind: str, name: str) -> list[str]:
+        """The apps the service is linked to, by name."""
+        rows = self.db.execute("SELECT apps.name FROM service_links JOIN apps ON apps.id = app_id "
+                               "WHERE service_id = ? ORDER BY apps.name", (self.service_id(kind, name),))
+        return [row["name"] for row in rows]
+
+    def app_service_links(self, app: str) -> list[sqlite3.Row]:
+        """The services linked to `app`: their kind, name and the variable each set."""
+        return self.db.execute(
+            "SELECT services.kind, services.name, variable FROM service_links JOIN services ON services.id = "
+            "service_id WHERE app_id = ? ORDER BY services.kind, services.name", (self.app_id(app),)).fetchall()
+
+    def link_service(self, kind: str, name: str, app: str, variable: str):
+        with self.transaction() as db:
+            db.execute("INSERT INTO service_links VALUES (?, ?, ?)",
+                       (self.service_id(kind, name), self.app_id(app), variable))
+
+    def unlink_service(self, kind: str, name: str, app: str):
+        with self.transaction() as db:
+            deleted = db.execute("DELETE FROM service_links WHERE service_id = ? AND app_id = ?",
+                                 (self.service_id(kind, name), self.app_id(app))).rowcount
+            if not deleted:
+                raise NotFound(f"{kind} service {name} is not linked to app {app}")
+
+    def set_backup_schedule(self, kind: str, name: str, schedule: str | None, keep: int, since: float | None):
+        """The cron schedule of the service's backups (None: none), counted from `since`, and how many to keep."""
+        with self.transaction() as db:
+            db.execute("UPDATE services SET backup_schedule = ?, backup_from = ?, backup_keep = ? WHERE id = ?",
+                       (schedule, since, keep, self.service_id(kind, name)))
+
+    def set_backup_outcome(self, kind: str, name: str, error: str, since: float | None = None):
+        """Record how the last backup went ('' : it worked) and, for a scheduled one, the time it was due, which
+        the schedule counts from next."""
+        with self.transaction() as db:
+            db.execute("UPDATE services SET backup_error = ?, backup_from = COALESCE(?, backup_from) WHERE id = ?",
+                       (error, since, self.service_id(kind, name)))
+
+    def add_service_event(self, kind: str, name: str, user: str, event: str, message: str):
+        with self.transaction() as db:
+            db.execute("INSERT INTO service_events (service_id, time, user, kind, message) VALUES (?, ?, ?, ?, ?)",
+                       (self.service_id(kind, name), time.time(), user, event, message))
+
+    def service_events(self, kind: str, name: str, limit: int) -> list[sqlite3.Row]:
+        rows = self.db.execute("SELECT * FROM service_events WHERE service_id = ? ORDER BY id DESC LIMIT ?",
+                               (self.service_id(kind, name), limit)).fetchall()
+        return rows[::-1]
 
 
 def _release(row: sqlite3.Row) -> Release:

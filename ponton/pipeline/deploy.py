@@ -80,7 +80,7 @@ def _run_once(p: Ponton, app: str, release: Release, step: str, command: str | N
         return
     click.echo(f"-----> Running {step}: {command}")
     code, output = engine.run_once(app, release, command, p.settings.release_timeout, str(p.settings.state_dir),
-                                   resources.for_process(p, app, "run"))
+                                   resources.for_process(p, app, "run"), networks(p, app))
     for line in output.splitlines():
         click.echo(f"       {line}")
     if code != 0:
@@ -213,7 +213,7 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     strategy = strategy or strategy_of(p, app)
     standby = row["standby_version"] if (row["standby_until"] or 0) > time.time() else None
     rollout = Rollout(app, release, p.settings, lambda backends, weights: routing.route(p, app, backends, weights),
-                      strategy, resources.for_release(p, app, release), portmaps.published(p, app))
+                      strategy, resources.for_release(p, app, release), portmaps.published(p, app), networks(p, app))
     rollout.run(
         {} if row["stopped"] else p.state.formation(app), replace, unhealthy,
         reuse=routing.identical(p, app, release),
@@ -224,6 +224,11 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     elif row["standby_version"] is not None and standby is None:
         p.state.set_standby(app, None, None)  # its window closed: this rollout retired it
     return rollout
+
+
+def networks(p: Ponton, app: str) -> tuple[str, ...]:
+    """The networks the app's containers join besides their own, as the plugins say (linked backing services)."""
+    return tuple(sorted({name for names in p.hooks.app_networks(settings=p.settings, app=app) for name in names}))
 
 
 def remove_runtime(p: Ponton, app: str):
