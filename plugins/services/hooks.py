@@ -85,8 +85,11 @@ def report(settings, kind: Kind) -> dict:
     p = Ponton(settings)
     rows = []
     for row in p.state.services(kind.name):
-        status = container.state(settings, kind, row["name"])
-        problems = [f"container {status}"] if status != "running" else []
+        try:
+            status = container.state(settings, kind, row["name"])
+        except Exception:  # the engine is down: the report says so already, and must still show the rest
+            status = "unknown"
+        problems = [f"container {status}"] if status not in ("running", "unknown") else []
         if row["backup_error"]:
             problems.append(f"last backup failed: {row['backup_error']}")
         rows.append({"service": f"{kind.name} {row['name']}", "state": status,
