@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 from ponton.core.errors import InvalidInput
+from ponton.core.files import write_atomically
 
 KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 KEY_TYPES = re.compile(r"(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)")
@@ -60,10 +61,5 @@ def render(keys) -> str:
 def write(path, keys):
     """Replace the authorized_keys file atomically, readable by its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(render(keys))
-    stat = path.parent.stat()
-    os.chown(tmp, stat.st_uid, stat.st_gid)  # the ponton user owns ~/.ssh; root runs this command
-    os.replace(tmp, path)
+    stat = path.parent.stat()  # the ponton user owns ~/.ssh; root runs this command
+    write_atomically(path, render(keys).encode(), 0o600, owner=(stat.st_uid, stat.st_gid))

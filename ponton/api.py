@@ -12,13 +12,13 @@ from ponton.features.access import checks_own_access, deny, is_admin
 from ponton.features.quota import create_service
 from ponton.features.resources import container_args, defaults
 from ponton.output import WholeNumber, app_argument, emit, format_option, one_line, pass_ponton, table, when
-from runtime.engine import uptime
+from runtime.docker_local import seconds_since
 from runtime.spec import ISOLATION, LABEL_APP, LOG_CONFIG
 
 __all__ = [
     "ISOLATION", "LABEL_APP", "LOG_CONFIG", "SUITE", "WholeNumber", "app_argument", "change_config", "checks_own_access",
     "container_limits", "create_service", "deny", "emit", "ensure_image", "format_option", "is_admin", "one_line",
-    "pass_ponton", "table", "uptime", "when",
+    "pass_ponton", "seconds_since", "table", "when",
 ]
 
 

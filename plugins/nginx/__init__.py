@@ -9,13 +9,13 @@ drain_timeout setting.
 
 import contextlib
 import fcntl
-import os
 import subprocess
 import time
 from pathlib import Path
 
 from plugins.nginx.vhosts import render_shared, render_stream, render_vhost
 from ponton.core.errors import ProxyError
+from ponton.core.files import write_atomically
 from ponton.core.hookspecs import hookimpl
 
 SHARED_FILE = "000-ponton.conf"  # sorts before every app's file
@@ -89,9 +89,7 @@ def _write(path: Path, text: str | None):
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(exist_ok=True)  # stream/
-    tmp = path.with_name(f".{path.name}.tmp")  # not *.conf: nginx never includes a half-written file
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomically(path, text.encode(), 0o666)  # nginx never includes a half-written file
 
 
 def _nginx(settings, *args) -> subprocess.CompletedProcess:

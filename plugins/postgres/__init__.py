@@ -52,8 +52,8 @@ def app_networks(settings, app):
 
 
 @hookimpl
-def watchdog_round(settings):
-    hooks.watchdog_round(settings, KIND)
+def watchdog_round(settings, log):
+    hooks.watchdog_round(settings, log, KIND)
 
 
 @hookimpl

@@ -2,8 +2,6 @@
 
 import time
 
-import click
-
 from plugins.services import Kind, backups, container, engine_name, lock_name
 from ponton import api
 from ponton.core.context import Ponton
@@ -28,10 +26,10 @@ def networks(settings, kind: Kind, app: str) -> list[str]:
     return [engine_name(kind, name) for name in names]
 
 
-def watchdog_round(settings, kind: Kind):
+def watchdog_round(settings, log, kind: Kind):
     """Bring each service of `kind` to its recorded state and run its backup when due; one service's trouble is
     logged and the others are still seen to."""
-    p = Ponton(settings)
+    p = Ponton(settings, log=log)
     for row in p.state.services(kind.name):
         try:
             with app_lock(settings.state_dir, lock_name(kind, row["name"]), wait=False) as locked:
@@ -39,20 +37,20 @@ def watchdog_round(settings, kind: Kind):
                     _mend(p, kind, row["name"])
                     _backup_if_due(p, kind, row["name"])
         except Exception as e:  # the engine's errors too: the next round tries again
-            log(f"{kind.name} service {row['name']}: {type(e).__name__}: {api.one_line(str(e))}")
+            p.log(f"{kind.name} service {row['name']}: {type(e).__name__}: {api.one_line(str(e))}")
 
 
 def _mend(p, kind: Kind, name: str):
     found = container.find(p.settings, kind, name)
     if found is None:
-        api.ensure_image(p.settings, kind.image, kind.image_dir, log)
+        api.ensure_image(p.settings, kind.image, kind.image_dir, p.log)
         container.create(p.settings, kind, name, p.state.service(kind.name, name)["password"])
         _record(p, kind, name, "recreate", "its container was missing: started a new one on its volume")
     elif found.status in ("exited", "created", "dead"):  # stopped by hand: the engine's restart policy waits
         container.ensure_network(kind, name)
         found.start()
         _record(p, kind, name, "start", f"its container was {found.status}: started it")
-    elif found.status == "running" and api.uptime(found) >= p.settings.health_timeout:  # a start may take that long
+    elif found.status == "running" and api.seconds_since(found.attrs["State"]["StartedAt"]) >= p.settings.health_timeout:  # a start may take that long
         failures[found.id] = 0 if container.healthy(kind, found) else failures.get(found.id, 0) + 1
         if failures[found.id] >= UNHEALTHY_AFTER:
             failures.pop(found.id)
@@ -67,16 +65,16 @@ def _backup_if_due(p, kind: Kind, name: str):
     now = time.time()
     if now < backups.next_due(row["backup_schedule"], row["backup_from"] or row["created"]):
         return
-    log(f"{kind.name} service {name}: scheduled backup ({row['backup_schedule']})")
+    p.log(f"{kind.name} service {name}: scheduled backup ({row['backup_schedule']})")
     try:
         # From now: a watchdog that was down for days takes one backup, not every one it missed.
         backups.take(p, kind, name, WATCHDOG, since=now)
     except PontonError as e:  # recorded as an event and in the report by take
-        log(str(e))
+        p.log(str(e))
 
 
 def _record(p, kind: Kind, name: str, event: str, message: str):
-    log(f"{kind.name} service {name}: {message}")
+    p.log(f"{kind.name} service {name}: {message}")
     p.state.add_service_event(kind.name, name, WATCHDOG, event, message)
 
 
@@ -96,8 +94,3 @@ def report(settings, kind: Kind) -> dict:
                      "links": ", ".join(p.state.service_links(kind.name, row["name"])) or "-",
                      "backups": row["backup_schedule"] or "-", "problems": "; ".join(problems) or "-"})
     return {kind.name: rows}
-
-
-def log(message: str):
-    """A line of the watchdog's log, as the watchdog writes its own."""
-    click.echo(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}")

@@ -21,7 +21,7 @@ ROLES = (ADMIN, USER)
 # Any user may run these: each shows, or creates, only what is the user's own.
 OPEN = {"apps:list", "apps:create", "quota:report"}
 # Run by sshd and by git during a push; ssh.parse never lets a remote user name them.
-INTERNAL = {"ssh-command", "git-hook"}
+INTERNAL = {"ssh-command", "git-hook", "ps:retire"}
 # On an app, for its owner (and admins) only: its existence, its name, and who else may use it.
 OWNER_ONLY = {"apps:destroy", "apps:rename", "acl:add", "acl:remove"}
 # On an app, for admins only: these decide what a tenant gets from the server. (git:from-image deploys any image

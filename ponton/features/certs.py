@@ -7,7 +7,6 @@ directory can read them. The same check guards a custom certificate (certs:add) 
 
 import datetime
 import io
-import os
 import re
 import shutil
 import tarfile
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ponton.core.errors import InvalidInput
+from ponton.core.files import write_atomically
 
 CERT_FILE, KEY_FILE = "server.crt", "server.key"
 MAX_INPUT = 1 << 20  # a certificate chain and its key are a few kB: refuse anything that is not one
@@ -166,8 +166,4 @@ def store(state_dir: Path, app: str, pair: tuple[bytes, bytes] | None):
 def write_private(path: Path, data: bytes):
     """Replace `path` atomically with a file only its owner reads, 0600 from its first byte."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    write_atomically(path, data, 0o600)
