@@ -40,9 +40,12 @@ def report(p, fmt):
         "watchdog": watchdog_status,
         "apps": [_app_summary(p, app.name) for app in p.state.apps()],
     }
+    for sections in p.hooks.report_sections(settings=p.settings):  # the plugins' own (backing services)
+        data.update(sections)
     lines = [f"{key}: {data[key]}" for key in ("engine", "nginx", "watchdog")]
-    if data["apps"]:
-        lines += ["", table([list(a.values()) for a in data["apps"]], list(data["apps"][0]))]
+    for section in [key for key in data if key not in ("engine", "nginx", "watchdog")]:
+        if data[section]:
+            lines += ["", table([list(row.values()) for row in data[section]], list(data[section][0]))]
     emit(fmt, data, "\n".join(lines))
 
 

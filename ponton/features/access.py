@@ -33,6 +33,15 @@ APP_PARAMS = ("app", "old")  # apps:rename OLD NEW acts on OLD
 # These create the app they name if it does not exist (for the user who asks): the only ones a user may run on an
 # app that does not exist. Any other would find, by the time it reads the app, one someone else created meanwhile.
 CREATES = {"git:from-archive", "git:from-image", "git-receive-pack"}
+# A plugin's command that acts on something of its own (a backing service, whose owner and users it knows) checks
+# that itself, under that thing's lock, with `is_admin` and the state's owners and grants: marked with
+# `checks_own_access`, any user may run it as far as this module goes, and an APP argument it has is checked here.
+OWN_CHECK = "ponton_checks_own_access"
+
+
+def checks_own_access(command: click.Command) -> click.Command:
+    setattr(command, OWN_CHECK, True)
+    return command
 
 
 def guard(command: click.Command) -> click.Command:
@@ -44,7 +53,8 @@ def guard(command: click.Command) -> click.Command:
     @functools.wraps(callback)
     def guarded(*args, **params):
         p = click.get_current_context().ensure_object(Ponton)
-        p.recheck = lambda: check(p, command.name, params)  # once Ponton.locked holds the app's lock
+        own = getattr(command, OWN_CHECK, False)
+        p.recheck = lambda: check(p, command.name, params, own)  # once Ponton.locked holds the app's lock
         p.recheck()
         return callback(*args, **params)
 
@@ -53,13 +63,14 @@ def guard(command: click.Command) -> click.Command:
     return command
 
 
-def check(p, command: str, params: dict):
-    """Raise AccessDenied unless the acting user may run `command` with `params` (the parsed arguments)."""
+def check(p, command: str, params: dict, own: bool = False):
+    """Raise AccessDenied unless the acting user may run `command` with `params` (the parsed arguments); `own`:
+    the command checks what else it acts on itself (checks_own_access)."""
     user = p.remote_user
     if user is None or command in INTERNAL or is_admin(p):
         return
     app = next((params[name] for name in APP_PARAMS if params.get(name)), None)
-    if command in OPEN:
+    if command in OPEN or (own and app is None):
         return
     if app is None or command in ADMIN_ONLY:
         deny(p, app, f"{command} is for admins only")

@@ -77,7 +77,7 @@ def _run_once(p: Ponton, app: str, release: Release, step: str, command: str | N
         return
     p.log(f"-----> Running {step}: {command}")
     code, output = p.scheduler.run_once(app, release, command, p.settings.release_timeout,
-                                        resources.for_process(p, app, "run"))
+                                        resources.for_process(p, app, "run"), networks(p, app))
     for line in output.splitlines():
         p.log(f"       {line}")
     if code != 0:
@@ -211,7 +211,7 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     standby = record.standby_version if (record.standby_until or 0) > time.time() else None
     rollout = Rollout(app, release, p.settings, p.scheduler,
                       lambda instances, weights: routing.route(p, app, instances, weights), p.log,
-                      strategy, resources.for_release(p, app, release), portmaps.published(p, app))
+                      strategy, resources.for_release(p, app, release), portmaps.published(p, app), networks(p, app))
     rollout.run(
         {} if record.stopped else p.state.formation(app), replace, unhealthy,
         reuse=routing.identical(p, app, release),
@@ -224,6 +224,11 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     elif record.standby_version is not None and standby is None:
         p.state.set_standby(app, None, None)  # its window closed: this rollout retired it
     return rollout
+
+
+def networks(p: Ponton, app: str) -> tuple[str, ...]:
+    """The networks the app's containers join besides their own, as the plugins say (linked backing services)."""
+    return tuple(sorted({name for names in p.hooks.app_networks(settings=p.settings, app=app) for name in names}))
 
 
 def remove_runtime(p: Ponton, app: str):

@@ -11,6 +11,8 @@
 - When its own attempts fail, it backs off exponentially per app.
 - Apps are mended in parallel, each by one of HEALERS worker threads (one app never by two at once): mending
   one app takes as long as its rollout and health checks, and must not hold up another app's.
+- Each round, the plugins get theirs (`watchdog_round`: backing services' health and scheduled backups), in a
+  thread of its own, one at a time: a long backup holds up neither the apps nor the next round's start.
 """
 
 import concurrent.futures
@@ -50,6 +52,7 @@ class Watchdog:
         self._healing: set[str] = set()  # apps a healer has in hand
         self._again: set[str] = set()  # of those, the ones woken again meanwhile: mended once more after
         self._healing_lock = threading.Lock()
+        self._plugins_busy = threading.Lock()  # held while the plugins' round runs
         self.interval = interval
         self.owner = str(p.settings.state_dir)
         self.probe_failures: dict[str, int] = {}  # instance id -> failed health probes in a row
@@ -97,6 +100,17 @@ class Watchdog:
         for name in names:
             self.heal_soon(name)
         self._guarded(self.remove_orphans, set(names))
+        if self._plugins_busy.acquire(blocking=False):  # else the last one is still at it: it is not run twice
+            threading.Thread(target=self._plugins_round, daemon=True).start()
+
+    def _plugins_round(self):
+        try:
+            self._guarded(self.plugins_round)
+        finally:
+            self._plugins_busy.release()
+
+    def plugins_round(self):
+        self.p.hooks.watchdog_round(settings=self.settings, log=self.log)
 
     def heal_soon(self, app: str):
         """Have a healer reconcile `app`, without waiting for it; if one is at it already, once more after."""

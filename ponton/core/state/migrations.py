@@ -156,4 +156,37 @@ MIGRATIONS = [
     DROP TABLE events;
     ALTER TABLE events_by_app_id RENAME TO events;
     """,
+    # Backing services (plugins/services): a service of a kind (postgres, redis) has a name of its own within
+    # the kind, an owner like an app, the apps it is linked to (each through one variable), a backup schedule
+    # (cron, counted from backup_from) with a retention count, and events of its own, numbered per service.
+    """
+    CREATE TABLE services (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        owner TEXT,
+        password TEXT NOT NULL,
+        created REAL NOT NULL,
+        backup_schedule TEXT,
+        backup_from REAL,
+        backup_keep INTEGER NOT NULL,
+        backup_error TEXT NOT NULL DEFAULT '',
+        UNIQUE (kind, name)
+    );
+    CREATE TABLE service_links (
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        variable TEXT NOT NULL,
+        PRIMARY KEY (service_id, app_id)
+    );
+    CREATE TABLE service_events (
+        service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+        id INTEGER NOT NULL,
+        time REAL NOT NULL,
+        user TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (service_id, id)
+    );
+    """,
 ]

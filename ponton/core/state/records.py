@@ -87,6 +87,30 @@ class Port:
     container_port: int
 
 
+@dataclass(frozen=True)
+class Service:
+    """A backing service (plugins/services): its kind (postgres, redis), name and owner, like an app's."""
+
+    kind: str
+    name: str
+    owner: str | None
+    password: str
+    created: float
+    backup_schedule: str | None  # cron; None: no scheduled backups
+    backup_from: float | None  # the schedule counts from here (when it was set, or the last scheduled backup)
+    backup_keep: int  # backups kept
+    backup_error: str  # how the last backup failed ("": it did not)
+
+
+@dataclass(frozen=True)
+class ServiceLink:
+    """A service linked to an app, through the config variable it set."""
+
+    kind: str
+    name: str
+    variable: str
+
+
 def from_record(cls, record: dict, **given):
     """A `cls` of the fields of a stored record that it has, and those `given` (computed ones, like an app's name)."""
     return cls(**{field: record[field] for field in cls.__dataclass_fields__ if field not in given}, **given)

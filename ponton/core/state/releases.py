@@ -11,7 +11,7 @@ from ponton.core.state.storage import Reader, Record
 from ponton.core.state.transactions import Transactions, changes, reads
 
 
-def _next_number(tx: Reader, collection: str, app_id: int, field: str) -> int:
+def next_number(tx: Reader, collection: str, app_id: int, field: str) -> int:
     last = tx.scan(collection, (app_id,), reverse=True, limit=1)
     return last[0][field] + 1 if last else 1
 
@@ -21,7 +21,7 @@ class Releases(Transactions):
     def add_release(self, tx, name: str, image: str, source: str, config: dict, processes: dict,
                     healthchecks: dict, description: str, build_log: str = "") -> Release:
         app_id = app_id_of(tx, name)
-        record = {"app_id": app_id, "version": _next_number(tx, "releases", app_id, "version"), "image": image,
+        record = {"app_id": app_id, "version": next_number(tx, "releases", app_id, "version"), "image": image,
                   "source": source, "config": json.dumps(config), "processes": json.dumps(processes),
                   "healthchecks": json.dumps(healthchecks), "description": description, "created": time.time(),
                   "status": "deploying", "build_log": build_log}
@@ -68,7 +68,7 @@ class Releases(Transactions):
     @changes
     def add_event(self, tx, name: str, user: str, kind: str, message: str):
         app_id = app_id_of(tx, name)
-        tx.put("events", {"app_id": app_id, "id": _next_number(tx, "events", app_id, "id"), "time": time.time(),
+        tx.put("events", {"app_id": app_id, "id": next_number(tx, "events", app_id, "id"), "time": time.time(),
                           "user": user, "kind": kind, "message": message})
 
     @reads

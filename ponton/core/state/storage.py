@@ -63,6 +63,10 @@ COLLECTIONS = {
     "proxy_settings": Collection(("app_id", "key"), ("value",)),
     "letsencrypt": Collection(("app_id",), ("status", "last_error", "failures", "retry_after", "updated")),
     "ports": Collection(("host_port", "protocol"), ("app_id", "scheme", "container_port")),
+    "services": Collection(("id",), ("kind", "name", "owner", "password", "created", "backup_schedule", "backup_from",
+                                     "backup_keep", "backup_error")),
+    "service_links": Collection(("service_id", "app_id"), ("variable",)),
+    "service_events": Collection(("service_id", "id"), ("time", "user", "kind", "message")),
 }
 # The collections whose records belong to one app (field app_id): they go with it when it is destroyed.
 APP_COLLECTIONS = tuple(name for name, c in COLLECTIONS.items() if "app_id" in c.columns)
