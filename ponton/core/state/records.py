@@ -111,6 +111,24 @@ class ServiceLink:
     variable: str
 
 
+@dataclass(frozen=True)
+class Autoscale:
+    """An app's process under ps:autoscale: its policy, and the last decision the watchdog took on it."""
+
+    app: str
+    process: str
+    minimum: int
+    maximum: int
+    rps: float | None
+    cpu: float | None
+    latency_p90: float | None
+    cooldown: float
+    last_change: float | None  # when the watchdog last changed the count
+    desired: int | None  # what the last decision wanted (None: none taken yet)
+    reason: str
+    decided: float | None
+
+
 def from_record(cls, record: dict, **given):
     """A `cls` of the fields of a stored record that it has, and those `given` (computed ones, like an app's name)."""
     return cls(**{field: record[field] for field in cls.__dataclass_fields__ if field not in given}, **given)
