@@ -382,7 +382,14 @@ purge() {
     remove_app_containers
     say "Removing $STATE_DIR, $CONFIG_DIR, $LOG_DIR, $NGINX_CONF_DIR and the user ponton"
     rm -rf "$STATE_DIR" "$CONFIG_DIR" "$LOG_DIR" "$NGINX_CONF_DIR"
-    if id ponton >/dev/null 2>&1; then userdel --remove ponton 2>/dev/null || userdel ponton; fi
+    if id ponton >/dev/null 2>&1; then
+        local home
+        home=$(getent passwd ponton | cut -d: -f6)
+        # userdel --remove can fail after removing the user (a mail spool that never existed, a file in the home
+        # it cannot remove): only a user still there is an error, then said by userdel itself.
+        userdel --remove ponton 2>/dev/null || ! id ponton >/dev/null 2>&1 || userdel ponton
+        if [ "$home" = /home/ponton ]; then rm -rf "$home"; fi
+    fi
 }
 
 # Only this ponton's: containers carry the state dir as their owner label (test sandboxes and other pontons on
