@@ -94,8 +94,8 @@ def _load_plugin_commands(group: click.Group) -> bool:
 
 # The modules of ponton/commands, each listing its commands in COMMANDS; a command lives in the module named
 # after its topic (the part before ":"), or in the one EXCEPTIONS names.
-MODULES = ("acl", "apps", "certs", "config", "deploys", "domains", "events", "git", "letsencrypt", "logs",
-           "metrics", "ports", "proxy", "ps", "quota", "releases", "resource", "server", "sshkeys", "stack")
+MODULES = ("acl", "apps", "certs", "config", "dashboard", "deploys", "domains", "events", "git", "letsencrypt", "logs",
+           "metrics", "ports", "proxy", "ps", "quota", "releases", "resource", "server", "sshkeys", "stack", "tokens")
 EXCEPTIONS = {"deploy": "deploys", "ssh-keys": "sshkeys", "releases:logs": "logs", "rollback": "releases",
               "git-hook": "git", "ssh-command": "git", "watchdog": "server", "report": "server"}
 

@@ -149,6 +149,22 @@ MIGRATIONS = [
         PRIMARY KEY (host_port, protocol)
     );
     """,
+    # The web face: API tokens (tokens:create), one-time login links (dashboard:login) and browser sessions, each
+    # kept as the SHA-256 of its secret, which is shown once and stored nowhere. user NULL: the server itself
+    # (local root), which acts as an admin. An API token's name is its user's own.
+    """
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        user TEXT,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created REAL NOT NULL,
+        expires REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX tokens_by_name ON tokens (kind, IFNULL(user, ''), name) WHERE kind = 'api';
+    CREATE INDEX tokens_by_user ON tokens (user, kind);
+    """,
 ]
 
 
@@ -567,6 +583,45 @@ class State:
                                  (host_port, protocol, self.app_id(name))).rowcount
             if not deleted:
                 raise NotFound(f"app {name} has no port {host_port}/{protocol}")
+
+    # the web face's secrets: API tokens, one-time login links, browser sessions (hashes only; user None: the server)
+
+    def add_token(self, kind: str, user: str | None, name: str, digest: str, expires: float, limit: int):
+        """Store a secret's hash; refused if `user` already has `limit` live ones of `kind`, or an API token of
+        that name. Expired secrets of everyone are forgotten first."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM tokens WHERE expires <= ?", (time.time(),))
+            if kind == "api" and db.execute("SELECT 1 FROM tokens WHERE kind = ? AND user IS ? AND name = ?",
+                                            (kind, user, name)).fetchone():
+                raise InvalidInput(f"a token named {name} exists already: revoke it first (tokens:revoke {name})")
+            if db.execute("SELECT COUNT(*) FROM tokens WHERE kind = ? AND user IS ?", (kind, user)).fetchone()[0] >= limit:
+                raise InvalidInput(f"at most {limit} live {kind} tokens per user: revoke some first")
+            db.execute("INSERT INTO tokens (kind, user, name, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
+                       (kind, user, name, digest, time.time(), expires))
+
+    def token(self, kind: str, digest: str, take: bool = False) -> sqlite3.Row | None:
+        """The live secret of `kind` with this hash, or None; `take` forgets it in the same transaction (a
+        one-time link works once, even for two requests at the same moment)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM tokens WHERE kind = ? AND hash = ? AND expires > ?",
+                             (kind, digest, time.time())).fetchone()
+            if row is not None and take:
+                db.execute("DELETE FROM tokens WHERE id = ?", (row["id"],))
+        return row
+
+    def tokens(self, kind: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM tokens WHERE kind = ? AND expires > ? ORDER BY user, name",
+                               (kind, time.time())).fetchall()
+
+    def remove_token(self, kind: str, user: str | None, name: str):
+        with self.transaction() as db:
+            if not db.execute("DELETE FROM tokens WHERE kind = ? AND user IS ? AND name = ?", (kind, user, name)).rowcount:
+                raise NotFound(f"no token named {name}" + (f" of user {user}" if user else ""))
+
+    def remove_user_tokens(self, user: str):
+        """Forget every secret of `user` (their keys were removed: they are locked out of the web too)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM tokens WHERE user = ?", (user,))
 
 
 def _release(row: sqlite3.Row) -> Release:

@@ -19,7 +19,9 @@ ADMIN, USER = "admin", "user"
 ROLES = (ADMIN, USER)
 
 # Any user may run these: each shows, or creates, only what is the user's own.
-OPEN = {"apps:list", "apps:create", "quota:report"}
+OPEN = {"apps:list", "apps:create", "quota:report", "tokens:create", "tokens:list", "tokens:revoke", "dashboard:login"}
+# A command that acts for another user (tokens:create --for USER) is for admins only.
+FOR_PARAM = "for_user"
 # Run by sshd and by git during a push; ssh.parse never lets a remote user name them.
 INTERNAL = {"ssh-command", "git-hook"}
 # On an app, for its owner (and admins) only: its existence, its name, and who else may use it.
@@ -58,6 +60,8 @@ def check(p, command: str, params: dict):
     user = p.remote_user
     if user is None or command in INTERNAL or is_admin(p):
         return
+    if params.get(FOR_PARAM):
+        deny(p, None, f"{command} --for USER is for admins only")
     app = next((params[name] for name in APP_PARAMS if params.get(name)), None)
     if command in OPEN:
         return
