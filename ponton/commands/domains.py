@@ -85,6 +85,7 @@ def set_global(p, domain):
             with p.locked(row["name"]):
                 routing.reroute(p, row["name"])
             rerouted.append(row["name"])
+        routing.route_web(p)  # ponton.DOMAIN moves too
     click.echo(f"-----> Apps are now served at APP.{domain}")
 
 

@@ -5,7 +5,7 @@ import time
 
 from ponton.core.context import Ponton
 from ponton.core.state import Release
-from ponton.features import portmaps, proxysettings
+from ponton.features import portmaps, proxysettings, webhost
 from ponton.features.strategy import strategy_of
 from runtime import engine
 from runtime.rollout import canary_weights
@@ -18,6 +18,11 @@ def route(p: Ponton, app: str, backends: list[int], weights: dict[int, int] | No
         settings=p.settings, app=app, domains=p.domains(app), backends=backends, weights=weights,
         proxy=proxysettings.for_app(p, app, portmaps.routes(p, app, backends, weights)),
     )
+
+
+def route_web(p: Ponton):
+    """Have the proxy serve the web face at ponton.DOMAIN (over HTTPS if it has a certificate)."""
+    p.hooks.web_update(settings=p.settings, domain=webhost.host(p), port=p.settings.web_port, tls=webhost.tls(p))
 
 
 def reroute(p: Ponton, app: str, starting: frozenset[int] = frozenset()):
