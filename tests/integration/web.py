@@ -54,3 +54,11 @@ def expire_tokens(state_dir: Path):
     with db:
         db.execute("UPDATE tokens SET expires = 1")
     db.close()
+
+
+def answers(sandbox, host: str | None = None) -> bool:
+    """Whether ponton web answers through the sandbox's nginx."""
+    try:
+        return sandbox.get(host or sandbox.web_host, "/api/v1/openapi.json")[0] == 200
+    except OSError:
+        return False
