@@ -56,6 +56,7 @@ def info(p, app, fmt):
         "owner": row["owner"],
         "release": current.label if current else None,
         "source": current.source if current else None,
+        "deployed": when(current.created) if current else None,
         "formation": p.state.formation(app),
         "state": "stopped" if row["stopped"] else ("running" if current else "not deployed"),
     }

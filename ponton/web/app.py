@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 
 from ponton import cli
 from ponton.output import one_line
-from ponton.web import api
+from ponton.web import api, pages
 from ponton.web.auth import Gate, Refused
 from ponton.web.run import Busy, Runner
 
@@ -30,6 +30,7 @@ def create(settings, env: dict[str, str] | None = None) -> FastAPI:
     app.state.gate = Gate(settings)
     app.state.runner = Runner(os.environ if env is None else env)
     app.include_router(api.router)
+    app.include_router(pages.router)
     app.add_middleware(Limits)
     app.add_exception_handler(Refused, lambda r, e: _error(e.status, str(e), e.headers))
     app.add_exception_handler(Busy, lambda r, e: _error(429, str(e)))
@@ -62,10 +63,11 @@ async def _internal_error(request: Request, e: Exception) -> JSONResponse:
 
 class Limits:
     """Refuse a request body over MAX_BODY (told in advance, or counted as it comes), and send the headers every
-    answer has: nothing is framed by another site, sniffed as another type, or sent on as a referrer."""
+    answer has: nothing is framed by another site or sniffed as another type, and no address (a login link's)
+    is sent to another site as a referrer."""
 
     HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
-               (b"referrer-policy", b"no-referrer")]
+               (b"referrer-policy", b"same-origin")]
 
     def __init__(self, app):
         self.app = app

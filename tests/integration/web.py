@@ -1,7 +1,10 @@
 """Clients of a sandbox's web face, through its nginx on 127.0.0.1 (the Host header names ponton.DOMAIN)."""
 
 import json
+import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import requests
@@ -62,3 +65,23 @@ def answers(sandbox, host: str | None = None) -> bool:
         return sandbox.get(host or sandbox.web_host, "/api/v1/openapi.json")[0] == 200
     except OSError:
         return False
+
+
+def login_link(sandbox, user: str | None) -> str:
+    """The one-time link `dashboard:login` prints for `user` (as ssh-command runs it for their key)."""
+    env = {**sandbox.env, **({"PONTON_USER": user} if user else {})}
+    result = subprocess.run([sys.executable, "-m", "ponton", "dashboard:login"], env=env, capture_output=True,
+                            text=True, check=True, timeout=60)
+    return result.stdout.splitlines()[-1]
+
+
+def browser_session(sandbox, user: str | None) -> tuple[requests.Session, str]:
+    """A logged-in browser, as far as HTTP goes: (its session with the cookie, the CSRF token its pages carry)."""
+    session = requests.Session()
+    session.headers["Host"] = sandbox.web_host
+    code = login_link(sandbox, user).rsplit("/", 1)[1]
+    base = f"http://127.0.0.1:{sandbox.http_port}"
+    response = session.post(f"{base}/login", data={"code": code}, allow_redirects=False, timeout=60)
+    assert response.status_code == 303, response.text
+    page = session.get(f"{base}/", timeout=60).text
+    return session, re.search(r'<meta name="csrf-token" content="([0-9a-f]+)">', page)[1]
