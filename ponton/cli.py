@@ -98,7 +98,7 @@ MODULES = ("acl", "apps", "certs", "config", "dashboard", "deploys", "domains", 
            "logs", "metrics", "ports", "proxy", "ps", "quota", "releases", "resource", "server", "sshkeys", "stack",
            "tokens", "web")
 EXCEPTIONS = {"deploy": "deploys", "ssh-keys": "sshkeys", "releases:logs": "logs", "rollback": "releases",
-              "git-hook": "git", "ssh-command": "git", "watchdog": "server", "report": "server"}
+              "git-hook": "git", "ssh-command": "git", "git-http": "git", "watchdog": "server", "report": "server"}
 
 
 def _module_of(name: str) -> str:

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 
 from ponton import cli
 from ponton.output import one_line
-from ponton.web import api, pages
+from ponton.web import api, githttp, pages
 from ponton.web.auth import Gate, Refused
 from ponton.web.run import Busy, Runner
 
@@ -31,6 +31,7 @@ def create(settings, env: dict[str, str] | None = None) -> FastAPI:
     app.state.runner = Runner(os.environ if env is None else env)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(githttp.router)
     app.add_middleware(Limits)
     app.add_exception_handler(Refused, lambda r, e: _error(e.status, str(e), e.headers))
     app.add_exception_handler(Busy, lambda r, e: _error(429, str(e)))

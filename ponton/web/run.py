@@ -58,12 +58,12 @@ class Runner:
         self.running: dict[str | None, int] = {}
         self.detached: set[asyncio.Task] = set()  # changes whose client went away, running to their end
 
-    def _take_slot(self, user: str | None):
+    def take(self, user: str | None):
         if self.running.get(user, 0) >= self.per_user or sum(self.running.values()) >= self.total:
             raise Busy("too many commands running at once: try again when they have finished")
         self.running[user] = self.running.get(user, 0) + 1
 
-    def _free_slot(self, user: str | None):
+    def free(self, user: str | None):
         self.running[user] -= 1
 
     def command(self, user: str | None, argv: list[str], changes: bool = False) -> "Command":
@@ -90,7 +90,7 @@ class Command:
         env = {**self.runner.env, "PYTHONUNBUFFERED": "1"}  # each line as it is printed, not when a buffer fills
         if self.user is not None:
             env["PONTON_USER"] = self.user
-        self.runner._take_slot(self.user)
+        self.runner.take(self.user)
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "ponton.web.child", env=env, limit=MAX_LINE,
@@ -98,7 +98,7 @@ class Command:
                 start_new_session=True,  # its own process group: ended with everything it started
             )
         except BaseException:
-            self.runner._free_slot(self.user)
+            self.runner.free(self.user)
             raise
         # Bounded: a client that reads slowly slows the command down (its pipe fills), never fills our memory.
         queue: asyncio.Queue = asyncio.Queue(maxsize=1000)
@@ -135,7 +135,7 @@ class Command:
                 for pump in pumps:
                     pump.cancel()
                 await process.wait()
-                self.runner._free_slot(self.user)
+                self.runner.free(self.user)
 
     async def _finish(self, process, queue: asyncio.Queue, streams: int):
         try:
@@ -143,7 +143,7 @@ class Command:
                 streams -= (await queue.get())[1] is None
             await process.wait()
         finally:
-            self.runner._free_slot(self.user)
+            self.runner.free(self.user)
 
 
 async def _pump(name: str, reader: asyncio.StreamReader, queue: asyncio.Queue):
