@@ -7,7 +7,17 @@ import subprocess
 import sys
 import traceback
 
-from bench import cli_latency, config_change, engine_restart, image_sizes, push, rolling_pause, throughput, watchdog
+from bench import (
+    cli_latency,
+    config_change,
+    engine_restart,
+    image_sizes,
+    push,
+    rolling_pause,
+    stubborn_restart,
+    throughput,
+    watchdog,
+)
 from bench.common import IMAGE, REPO, Pusher, Report, build_image, log, sandbox
 
 
@@ -38,6 +48,7 @@ def _pushes(report: Report, box):
 
     _measure(report, "flask push", pushes)
     _measure(report, "image sizes", image_sizes.run, box, pusher, flask_app)
+    _measure(report, "static site throughput", throughput.run_static, box, pusher)
 
 
 def main() -> int:
@@ -60,6 +71,7 @@ def main() -> int:
                 _measure(report, "throughput", throughput.run, box, app)
                 _measure(report, "config change", config_change.run, box, app)
                 _measure(report, "rolling update pause", rolling_pause.run, box, app)
+                _measure(report, "restart of instances ignoring SIGTERM", stubborn_restart.run, box, app)
                 _measure(report, "watchdog replacement", watchdog.run, box, app)
         with sandbox() as box:
             _pushes(report, box)

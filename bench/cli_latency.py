@@ -1,4 +1,5 @@
-"""1. Latency of `ponton apps:list` as a user runs it: a fresh process each time, with 1 app and with 50 apps.
+"""1. Latency of `ponton apps:list` as a user runs it: a fresh process each time, with 1 app and with 50 apps, on the
+server and over SSH (sshd, the forced command, then the same process).
 
 A fresh process is the point: every CLI call (and every SSH command) pays for Python's start-up and ponton's
 imports, so this measures what the user waits for, not the listing alone."""
@@ -8,22 +9,23 @@ import subprocess
 import sys
 import time
 
-from bench.common import PONTON, log, ms, sandbox
+from bench.common import PONTON, Pusher, log, ms, sandbox
 
 RUNS = 15
 TARGET = 0.150
+SSH_TARGET = 0.200
 APP_COUNTS = (1, 50)
 
 
-def _timed_list(box) -> float:
+def _timed(argv: list[str], env: dict) -> float:
     started = time.perf_counter()
-    subprocess.run([str(PONTON), "apps:list"], env=box.env, check=True, capture_output=True, timeout=60)
+    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=60)
     return time.perf_counter() - started
 
 
-def _median(box) -> tuple[float, float, float]:
-    _timed_list(box)  # warm-up: the first run after a change pays for cold caches, not for ponton
-    times = [_timed_list(box) for _ in range(RUNS)]
+def _median(argv: list[str], env: dict) -> tuple[float, float, float]:
+    _timed(argv, env)  # warm-up: the first run after a change pays for cold caches, not for ponton
+    times = [_timed(argv, env) for _ in range(RUNS)]
     return statistics.median(times), min(times), max(times)
 
 
@@ -36,10 +38,14 @@ def run(report):
             for _ in range(count - created):
                 box.run("apps:create", box.new_app_name())
             created = count
-            median, low, high = _median(box)
+            median, low, high = _median([str(PONTON), "apps:list"], box.env)
             report.row(f"apps:list, {count} app{'s' * (count > 1)} (median of {RUNS}; min {ms(low)}, max {ms(high)})",
                        ms(median), f"< {ms(TARGET)}", median < TARGET)
             slow = slow or median >= TARGET
+        pusher = Pusher(box)
+        median, low, high = _median([*pusher.env["SSH_COMMAND"].split(), "root@127.0.0.1", "apps:list"], pusher.env)
+        report.row(f"ssh HOST apps:list, {created} apps (median of {RUNS}; min {ms(low)}, max {ms(high)})",
+                   ms(median), f"<= {ms(SSH_TARGET)}", median <= SSH_TARGET)
         if slow:
             report.note(import_profile(box))
 

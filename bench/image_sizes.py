@@ -31,9 +31,10 @@ def _parent(attrs: dict, candidates: dict[str, dict]) -> tuple[str, dict] | None
 
 
 def _app_image(app: str) -> str:
-    from runtime.engine import instances
+    from ponton.core.settings import Settings
+    from runtime.docker_local import DockerLocal
 
-    web = [i for i in instances(app) if i.process == "web" and i.running]
+    web = [i for i in DockerLocal(Settings()).instances(app) if i.process == "web" and i.running]
     if not web:
         raise RuntimeError(f"{app} has no running web instance")
     return web[0].container.attrs["Config"]["Image"]

@@ -5,7 +5,7 @@ instances, a crash must drop none).
 
 "Serves": an instance of the killed one's process type and number, in a container other than the killed one (or
 the same container started again), answers 200 on its own loopback port. The instances are read from the engine
-in-process (runtime.engine.instances), far faster than a `ps:report` process."""
+in-process (the docker-local scheduler's instances), far faster than a `ps:report` process."""
 
 import subprocess
 import time
@@ -21,13 +21,14 @@ SETTLE = 1.0  # seconds of load after the replacement serves
 
 
 def _web(app: str) -> dict[int, object]:
-    from runtime.engine import instances
+    from ponton.core.settings import Settings
+    from runtime.docker_local import DockerLocal
 
-    return {i.number: i for i in instances(app) if i.process == "web" and i.running}
+    return {i.number: i for i in DockerLocal(Settings()).instances(app) if i.process == "web" and i.running}
 
 
 def _started(instance) -> tuple[str, str]:
-    return instance.container.id, instance.container.attrs["State"]["StartedAt"]
+    return instance.id, instance.started_at
 
 
 def _all_serving(app: str) -> bool:
@@ -51,17 +52,17 @@ def run(report, box, app: str):
             number = 1 + n % INSTANCES
             victim = _web(app)[number]
             killed = _started(victim)
-            log(f"watchdog: docker kill {victim.container.name} (web.{number}), round {n + 1}/{ROUNDS}")
+            log(f"watchdog: docker kill {victim.engine_name} (web.{number}), round {n + 1}/{ROUNDS}")
             with Load(box.http_port, box.host(app), clients=CLIENTS, max_seconds=MAX_SECONDS + 30) as load:
                 time.sleep(0.2)
                 started = time.monotonic()
-                subprocess.run(["docker", "kill", victim.container.id], check=True, capture_output=True, timeout=60)
+                subprocess.run(["docker", "kill", victim.id], check=True, capture_output=True, timeout=60)
                 wait_for(lambda: _replaced(app, number, killed), MAX_SECONDS, f"web.{number} replaced")
                 times.append(time.monotonic() - started)
                 time.sleep(SETTLE)
             if dog.poll() is not None:
                 raise RuntimeError(f"the watchdog exited {dog.returncode}: see {box.root / 'watchdog.log'}")
-            how.add("a new container" if _web(app)[number].container.id != killed[0] else "the same container restarted")
+            how.add("a new container" if _web(app)[number].id != killed[0] else "the same container restarted")
             failures += load.result.failures
             requests += load.result.ok + len(load.result.failures)
             wait_for(lambda: _all_serving(app), MAX_SECONDS, f"{INSTANCES} web instances serving", interval=0.2)

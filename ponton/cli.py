@@ -12,6 +12,7 @@ import traceback
 import click
 
 from ponton.core import plugins, settings
+from ponton.core.context import Ponton
 from ponton.core.errors import PontonError
 from ponton.features import access
 from ponton.output import one_line
@@ -81,8 +82,12 @@ class PontonCLI(click.Group):
 
 @click.group(cls=PontonCLI, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ponton")
-def cli():
+@click.pass_context
+def cli(ctx):
     """ponton: deploy apps with `git push`, run them as containers behind nginx."""
+    # The face is where things are printed: what the layers below do reaches the user through this log.
+    if ctx.obj is None:
+        ctx.obj = Ponton(log=click.echo)
 
 
 def _load_plugin_commands(group: click.Group) -> bool:

@@ -5,12 +5,16 @@ app.json asks for (one app's checks must not hold a deploy, or the watchdog, for
 
 import http.client
 import time
+from collections.abc import Callable
 
 from ponton.core.errors import DeployError
-from runtime import engine
+from ponton.core.scheduler import Instance, Scheduler
 
 DEFAULT_WORKER_UPTIME = 2  # seconds a process without a port must stay up to count as started
 DEPLOY_CHECK_TYPES = {"startup", "readiness"}  # liveness checks belong to the watchdog
+LOG_LINES = 20  # of a failed instance's output, shown with the failure
+PROGRESS_EVERY = 5.0  # seconds between "not healthy yet" lines while an instance is waited for
+FIRST_POLL, MAX_POLL = 0.02, 0.5  # the default check polls fast at first (most apps answer within a second)
 
 
 class CheckFailed(Exception):
@@ -18,11 +22,14 @@ class CheckFailed(Exception):
 
 
 class Deadline:
-    """The time left for one instance's checks; a wait that would pass it ends the checks instead."""
+    """The time left for one instance's checks; a wait that would pass it ends the checks instead. Every few
+    seconds of waiting, `report` is told how it stands."""
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.at = time.monotonic() + seconds
+    def __init__(self, seconds: float, name: str = "", report: Callable[[str], None] | None = None):
+        self.seconds, self.name, self.report = seconds, name, report
+        self.started = time.monotonic()
+        self.at = self.started + seconds
+        self.reported = self.started
 
     def left(self) -> float:
         return max(0.0, self.at - time.monotonic())
@@ -32,13 +39,18 @@ class Deadline:
         if seconds >= self.left():
             time.sleep(self.left())
             raise CheckFailed(f"{last} (not healthy within health_timeout, {self.seconds:g}s)")
+        now = time.monotonic()
+        if self.report is not None and now - self.reported >= PROGRESS_EVERY:
+            self.reported = now
+            self.report(f"       {self.name}: not healthy yet ({last}), {now - self.started:.0f}s of {self.seconds:g}s")
         time.sleep(seconds)
 
 
-def wait_healthy(instance: engine.Instance, checks: list[dict], timeout: float):
+def wait_healthy(scheduler: Scheduler, instance: Instance, checks: list[dict], timeout: float,
+                 log: Callable[[str], None] | None = None):
     """Return once `instance` passes its checks, within `timeout` seconds in all; raise DeployError with its last
-    log lines otherwise."""
-    deadline = Deadline(timeout)
+    log lines (from its `scheduler`) otherwise. While it waits, `log` hears how it stands every few seconds."""
+    deadline = Deadline(timeout, instance.name, log)
     try:
         deploy_checks = [c for c in checks if c.get("type", "startup") in DEPLOY_CHECK_TYPES]
         if deploy_checks:
@@ -49,17 +61,18 @@ def wait_healthy(instance: engine.Instance, checks: list[dict], timeout: float):
         else:
             _uptime(instance, DEFAULT_WORKER_UPTIME, deadline)
     except CheckFailed as e:
-        logs = engine.logs_tail(instance).rstrip() or "(no output)"
+        logs = "\n".join(line for _, line in scheduler.logs(instance, LOG_LINES)).rstrip() or "(no output)"
         raise DeployError(f"{instance.name} failed its health check: {e}",
                           details=f"--- last log lines of {instance.name} ---\n{logs}")
 
 
-def probe(instance: engine.Instance, path: str = "/", timeout: float = 2.0) -> tuple[int, bytes]:
-    """One HTTP GET to the instance's published loopback port: (status, body). Raises OSError if unreachable."""
+def probe(instance: Instance, path: str = "/", timeout: float = 2.0) -> tuple[int, bytes]:
+    """One HTTP GET to the instance's published web port, wherever it runs: (status, body). Raises OSError if
+    unreachable."""
     port = instance.port
     if port is None:
         raise ConnectionRefusedError("no published port")
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    connection = http.client.HTTPConnection(instance.host, port, timeout=timeout)
     try:
         connection.request("GET", path, headers={"Host": "localhost", "User-Agent": "ponton-healthcheck"})
         response = connection.getresponse()
@@ -69,7 +82,7 @@ def probe(instance: engine.Instance, path: str = "/", timeout: float = 2.0) -> t
 
 
 def _default_web_check(instance, deadline: Deadline):
-    last = "no answer"
+    last, poll = "no answer", FIRST_POLL
     while True:
         _require_running(instance)
         try:
@@ -80,7 +93,8 @@ def _default_web_check(instance, deadline: Deadline):
             if status < 500:
                 return
             last = f"GET / answered {status}"
-        deadline.sleep(0.1, last)
+        deadline.sleep(poll, last)
+        poll = min(poll * 2, MAX_POLL)
 
 
 def _run_check(instance, check: dict, deadline: Deadline):
@@ -121,10 +135,9 @@ def _uptime(instance, seconds: float, deadline: Deadline):
     _require_running(instance)
 
 
-def _require_running(instance):
+def _require_running(instance: Instance):
     instance.refresh()
     if not instance.running:
-        state = instance.container.attrs["State"]
-        raise CheckFailed(f"container {state['Status']} (exit code {state.get('ExitCode')})")
-    if instance.container.attrs.get("RestartCount"):
-        raise CheckFailed(f"container crashed and was restarted (exit code {instance.container.attrs['State'].get('ExitCode')})")
+        raise CheckFailed(f"container {instance.status} (exit code {instance.exit_code})")
+    if instance.restarts:
+        raise CheckFailed(f"container crashed and was restarted (exit code {instance.exit_code})")

@@ -6,30 +6,29 @@ import threading
 import time
 from collections.abc import Iterator
 
-from runtime import engine
+from ponton.core.scheduler import Instance, Scheduler
 
 
-def recent(app: str, lines: int, process: str | None = None, since: int | None = None) -> list[str]:
+def recent(scheduler: Scheduler, app: str, lines: int, process: str | None = None,
+           since: int | None = None) -> list[str]:
     """The last `lines` lines across the instances (printed after Unix time `since`), in time order."""
     stamped = []
-    for instance in _instances(app, process):
-        output = instance.container.logs(timestamps=True, tail=lines, since=since)
-        for line in output.decode(errors="replace").splitlines():
-            stamp, _, text = line.partition(" ")
+    for instance in _instances(scheduler, app, process):
+        for stamp, text in scheduler.logs(instance, lines, since):
             stamped.append((stamp, f"{instance.name} | {text}"))
     return [text for _, text in sorted(stamped)[-lines:]] if lines else []
 
 
-def follow(app: str, process: str | None = None, poll: float = 1.0) -> Iterator[str]:
+def follow(scheduler: Scheduler, app: str, process: str | None = None, poll: float = 1.0) -> Iterator[str]:
     """New lines as instances print them; instances started later (a deploy, a restart) join the stream."""
     lines: queue.Queue[str] = queue.Queue()
     followed: set[str] = set()
     since = int(time.time())
     while True:
-        for instance in _instances(app, process):
-            if instance.container.id not in followed and instance.running:
-                followed.add(instance.container.id)
-                threading.Thread(target=_pump, args=(instance, since, lines), daemon=True).start()
+        for instance in _instances(scheduler, app, process):
+            if instance.id not in followed and instance.running:
+                followed.add(instance.id)
+                threading.Thread(target=_pump, args=(scheduler, instance, since, lines), daemon=True).start()
         try:
             yield lines.get(timeout=poll)
         except queue.Empty:
@@ -68,14 +67,10 @@ def follow_file(path, poll: float = 0.5) -> Iterator[str]:
             time.sleep(poll)
 
 
-def _pump(instance: engine.Instance, since: int, lines: queue.Queue):
-    buffer = b""
-    for chunk in instance.container.logs(stream=True, follow=True, since=since):
-        buffer += chunk
-        *complete, buffer = buffer.split(b"\n")
-        for line in complete:
-            lines.put(f"{instance.name} | {line.decode(errors='replace')}")
+def _pump(scheduler: Scheduler, instance: Instance, since: int, lines: queue.Queue):
+    for line in scheduler.follow_logs(instance, since):
+        lines.put(f"{instance.name} | {line}")
 
 
-def _instances(app: str, process: str | None) -> list[engine.Instance]:
-    return [i for i in engine.instances(app) if process is None or i.process == process]
+def _instances(scheduler: Scheduler, app: str, process: str | None) -> list[Instance]:
+    return [i for i in scheduler.instances(app) if process is None or i.process == process]

@@ -2,8 +2,9 @@
 
 Strategies (per app, `deploy:set APP strategy ...`), for web instances:
 - rolling (default): `batch` new instances at a time: start them, wait until healthy, route traffic to them and
-  take as many old ones out of the routing (the proxy hook returns once the old routing has drained), wait
-  `wait_to_retire`, stop the old ones gracefully.
+  take as many old ones out of the routing (the proxy hook returns once the old routing has drained); the old
+  ones are stopped in the background (after `wait_to_retire`), so that an app slow to stop, or one that ignores
+  SIGTERM until stop_timeout's SIGKILL, never holds up the next swap.
 - blue-green: start the whole new set, wait until all are healthy, switch all traffic at once. With
   `wait_to_retire`, the old set stays up, unrouted, for that long (the caller records it as standby), so a
   rollback within that window just switches back.
@@ -15,24 +16,31 @@ Other process types are replaced one at a time, without routing.
 
 If anything fails midway (a new instance never gets healthy, the proxy refuses, the engine errs, no port is
 free), the old ones stopped so far are started again, routing goes back to them, the new ones are removed and
-DeployError is raised. Old containers are removed only once the rollout succeeded.
+DeployError is raised. Old containers are removed only once the rollout succeeded; those still stopping by then
+(an app that ignores SIGTERM) are left in `pending`, for the caller to finish without making the user wait.
 """
 
+import concurrent.futures
 import math
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
-import click
-
+from ponton.core.context import Log
 from ponton.core.errors import DeployError, PontonError
-from runtime import engine, health
+from ponton.core.scheduler import Instance, Scheduler
+from runtime import health
 from runtime.spec import WEB
 
-# Sets the proxy's backends (loopback ports, with optional weights); returns once the old routing drained.
-Route = Callable[[list[int], dict[int, int] | None], None]
+# Routes the app's requests to these web instances (weighted by instance; None: equal shares); returns once the
+# old routing drained. The instances, not their ports: the caller knows where each is reached (its address).
+Route = Callable[[list[Instance], dict[Instance, int] | None], None]
+Backend = TypeVar("Backend", bound=Hashable)
 STRATEGIES = ("rolling", "blue-green", "canary", "recreate")
+SETTLE = 1.0  # seconds the end of a rollout waits for retired instances to stop before leaving them to the caller
 
 
 @dataclass(frozen=True)
@@ -58,36 +66,44 @@ class Strategy:
         return plan[min(max(len(plan) - steps_left, 0), len(plan) - 1)]
 
 
-def canary_weights(old: list[int], new: list[int], share: int) -> dict[int, int] | None:
-    """nginx weights (by port) so that `share`% of requests reach the `new` ports, whatever the counts."""
+def canary_weights(old: list[Backend], new: list[Backend], share: int) -> dict[Backend, int] | None:
+    """Weights (by backend: an instance, an address) so that `share`% of requests reach the `new` backends,
+    whatever the counts."""
     if not old or not new:
         return None
     new_weight, old_weight = share * len(old), (100 - share) * len(new)
     divisor = math.gcd(new_weight, old_weight)
-    return {**{port: old_weight // divisor for port in old}, **{port: new_weight // divisor for port in new}}
+    return {**{backend: old_weight // divisor for backend in old},
+            **{backend: new_weight // divisor for backend in new}}
 
 
 class Rollout:
-    def __init__(self, app: str, release, settings, route: Route, strategy: Strategy = Strategy(),
-                 resources: dict[str, dict] | None = None, extra_ports: tuple[str, ...] = ()):
+    def __init__(self, app: str, release, settings, scheduler: Scheduler, route: Route, log: Log,
+                 strategy: Strategy = Strategy(), resources: dict[str, dict] | None = None,
+                 extra_ports: tuple[str, ...] = ()):
         self.app = app
         self.extra_ports = extra_ports  # container ports web instances publish besides the web port (7000/udp)
         self.release = release
         self.settings = settings
+        self.scheduler = scheduler
         self.route = route
+        self.log = log  # each step, as the deploy's output (the pusher reads it)
         self.strategy = strategy
         self.resources = resources or {}  # process type -> Docker arguments (limits, reservations)
-        self.started: list[engine.Instance] = []
-        self.retired: list[engine.Instance] = []
-        self.routed: list[engine.Instance] = []
-        self.kept_old: list[engine.Instance] = []  # old web instances left running: blue-green standby, canary
+        self.started: list[Instance] = []
+        self.retired: list[Instance] = []
+        self.routed: list[Instance] = []
+        self.kept_old: list[Instance] = []  # old web instances left running: blue-green standby, canary
+        self.stopping: dict[Instance, concurrent.futures.Future] = {}  # retired, being stopped in the background
+        self.killed_at: dict[Instance, float] = {}  # when each retired one gets SIGKILL at the latest
+        self.pending: list[tuple[Instance, float]] = []  # after run(): still stopping, with their SIGKILL time
 
     def run(self, formation: dict[str, int], replace: bool = False, unhealthy: frozenset[str] = frozenset(),
             reuse: frozenset[int] = frozenset(), spare: frozenset[int] = frozenset(),
             finish: Callable[[], None] | None = None):
         """Converge to `formation` of this release.
 
-        replace: renew instances already on the release (ps:restart); unhealthy: container ids to renew even so
+        replace: renew instances already on the release (ps:restart); unhealthy: instance ids to renew even so
         (the watchdog); reuse: other release versions whose instances are as good as this one's (an identical
         release: an instant rollback to a blue-green standby); spare: release versions whose live instances are
         left alone (a standby or canary's old set that must outlive this rollout); finish: a last step once the new
@@ -96,7 +112,7 @@ class Rollout:
         self.reusable_versions = reuse | {self.release.version}
         self.unhealthy, self.spare = unhealthy, spare
         try:
-            current = engine.instances(self.app)
+            current = self.scheduler.instances(self.app)
             processes = sorted(set(formation) | {i.process for i in current}, key=lambda p: (p != WEB, p))
             for process in processes:
                 mine = [i for i in current if i.process == process]
@@ -113,13 +129,16 @@ class Rollout:
             if isinstance(e, PontonError):
                 raise
             raise DeployError(f"{self.release.label} could not be rolled out: {_reason(e)}") from e
+        concurrent.futures.wait(self.stopping.values(), timeout=SETTLE)
         for instance in self.retired:
-            engine.remove(instance)
+            if self.stopping[instance].done():
+                self.scheduler.remove(instance)
+            else:
+                self.pending.append((instance, self.killed_at[instance]))
 
-    def _converge(self, process: str, current: list[engine.Instance], wanted: int, replace: bool):
+    def _converge(self, process: str, current: list[Instance], wanted: int, replace: bool):
         reusable = [] if replace else [
-            i for i in current
-            if i.release in self.reusable_versions and i.alive and i.container.id not in self.unhealthy
+            i for i in current if i.release in self.reusable_versions and i.alive and i.id not in self.unhealthy
         ]
         keep = reusable[:wanted]
         spared = [i for i in current if i not in keep and i.release in self.spare and i.alive]
@@ -135,6 +154,7 @@ class Rollout:
         if name == "recreate":
             self._switch(add=[], remove=old)
             self._retire(old)
+            self._stopped(old)  # the two versions must never run side by side
             self._switch(add=[self._start(process, n) for n in numbers], remove=[])
         elif name == "blue-green":
             new = [self._start(process, n) for n in numbers]
@@ -147,12 +167,12 @@ class Rollout:
             self.routed += new
             self.kept_old += [i for i in old if i.running]
             self._retire([i for i in old if not i.running])
-            old_ports = [i.port for i in self.routed if i not in new and i.port]
-            self._route(weights=canary_weights(old_ports, [i.port for i in new], self.strategy.canary_plan[0]))
+            old_serving = [i for i in self.routed if i not in new and i.port]
+            self._route(weights=canary_weights(old_serving, [i for i in new if i.port], self.strategy.canary_plan[0]))
         else:
             self._rolling(process, numbers, old)
 
-    def _rolling(self, process: str, numbers: list[int], old: list[engine.Instance]):
+    def _rolling(self, process: str, numbers: list[int], old: list[Instance]):
         batch = max(1, self.strategy.batch)
         for first in range(0, len(numbers), batch):
             new = [self._start(process, n) for n in numbers[first:first + batch]]
@@ -163,54 +183,79 @@ class Rollout:
             self._switch(add=[], remove=old)
             self._retire(old)
 
-    def _one_by_one(self, process: str, numbers: list[int], old: list[engine.Instance]):
+    def _one_by_one(self, process: str, numbers: list[int], old: list[Instance]):
         for number in numbers:
             self._start(process, number)
             if old:
                 self._retire([old.pop(0)])
         self._retire(old)
 
-    def _start(self, process: str, number: int) -> engine.Instance:
-        click.echo(f"-----> Starting {process}.{number} ({self.release.label})")
-        instance = engine.start(
-            self.app, process, number, self.release, str(self.settings.state_dir), self.settings.ports,
-            self.resources.get(process), self.extra_ports,
-        )
+    def _start(self, process: str, number: int) -> Instance:
+        self.log(f"-----> Starting {process}.{number} ({self.release.label})")
+        instance = self.scheduler.start(self.app, process, number, self.release, self.resources.get(process),
+                                        self.extra_ports)
         self.started.append(instance)
-        health.wait_healthy(instance, self.release.healthchecks.get(process, []), self.settings.health_timeout)
-        click.echo(f"       {process}.{number} is healthy")
+        health.wait_healthy(self.scheduler, instance, self.release.healthchecks.get(process, []),
+                            self.settings.health_timeout, self.log)
+        self.log(f"       {process}.{number} is healthy")
         return instance
 
-    def _switch(self, add: list[engine.Instance], remove: list[engine.Instance]):
+    def _switch(self, add: list[Instance], remove: list[Instance]):
         self.routed = [i for i in self.routed if i not in remove] + add
         self._route()
 
-    def _route(self, weights: dict[int, int] | None = None):
-        self.route([i.port for i in self.routed if i.port], weights)
+    def _route(self, weights: dict[Instance, int] | None = None):
+        self.route([i for i in self.routed if i.port], weights)
 
-    def _retire(self, instances: list[engine.Instance]):
-        if instances and self.strategy.wait_to_retire and any(i.running for i in instances):
-            click.echo(f"-----> Waiting {self.strategy.wait_to_retire:g}s before stopping (wait-to-retire)")
-            time.sleep(self.strategy.wait_to_retire)  # the user's chosen grace period, not a readiness check
+    def _retire(self, instances: list[Instance]):
+        """Stop `instances` (out of the routing already) in the background, each on its own: after the strategy's
+        wait_to_retire, SIGTERM, and SIGKILL after stop_timeout."""
+        wait = self.strategy.wait_to_retire if any(i.running for i in instances) else 0
         for instance in instances:
-            click.echo(f"-----> Stopping {instance.name} (v{instance.release})")
-            engine.stop(instance, self.settings.stop_timeout)
+            self.log(f"-----> Stopping {instance.name} (v{instance.release})"
+                     + (f" in {wait:g}s (wait-to-retire)" if wait else ""))
             self.retired.append(instance)
+            self.stopping[instance] = self._in_background(self._stop, instance, wait)
+            self.killed_at[instance] = time.time() + wait + self.settings.stop_timeout
+
+    def _stop(self, instance: Instance, wait: float):
+        time.sleep(wait)  # the user's chosen grace period, not a readiness check
+        self.scheduler.stop(instance, self.settings.stop_timeout)
+
+    @staticmethod
+    def _in_background(function, *args) -> concurrent.futures.Future:
+        """Run `function` on a daemon thread: one still stopping an instance must not keep the process (a push)
+        alive once the rollout is done; the caller finishes what it leaves in `pending`."""
+        future = concurrent.futures.Future()
+
+        def run():
+            try:
+                future.set_result(function(*args))
+            except BaseException as e:
+                future.set_exception(e)
+
+        threading.Thread(target=run, daemon=True).start()
+        return future
+
+    def _stopped(self, instances: list[Instance]):
+        """Wait until `instances` are stopped; a stop that failed fails the rollout."""
+        for instance in instances:
+            self.stopping[instance].result()
 
     def _undo(self):
         """Put back what served before: restart retired instances, route to them, remove the new ones."""
-        click.echo("-----> Rolling back: the previous instances keep serving", err=True)
+        self.log("-----> Rolling back: the previous instances keep serving", err=True)
+        concurrent.futures.wait(self.stopping.values())  # each ends within its wait-to-retire and stop_timeout
         for instance in self.retired:
-            instance.container.start()
-            instance.refresh()
+            self.scheduler.resume(instance)
             if instance.process == WEB:
-                health.wait_healthy(instance, [], self.settings.health_timeout)
+                health.wait_healthy(self.scheduler, instance, [], self.settings.health_timeout)
         restored = self.retired + [i for i in self.routed if i not in self.started]
         if any(i.process == WEB for i in self.started + self.retired):
-            self.route([i.port for i in restored if i.process == WEB and i.port], None)
+            self.route([i for i in restored if i.process == WEB and i.port], None)
         for instance in self.started:
-            engine.stop(instance, self.settings.stop_timeout)
-            engine.remove(instance)
+            self.scheduler.stop(instance, self.settings.stop_timeout)
+            self.scheduler.remove(instance)
 
 
 def _reason(error: Exception) -> str:

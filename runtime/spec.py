@@ -4,6 +4,7 @@ import secrets
 
 WEB = "web"
 CONTAINER_PORT = 5000  # $PORT inside every container, as on Heroku and Dokku
+LOOPBACK = "127.0.0.1"  # where web containers publish their ports: nginx on this server reaches them, no one else
 LABEL_APP = "ponton.app"
 LABEL_PROCESS = "ponton.process"
 LABEL_RELEASE = "ponton.release"
@@ -39,7 +40,7 @@ def container_spec(app: str, process: str, number: int, release, owner: str, hos
             LABEL_INSTANCE: str(number),
             LABEL_OWNER: owner,
         },
-        "ports": {key: ("127.0.0.1", port) for key, port in published.items()} if process == WEB else {},
+        "ports": {key: (LOOPBACK, port) for key, port in published.items()} if process == WEB else {},
         "network": network_name(app),
         "restart_policy": {"Name": "unless-stopped"},
         # An init as PID 1 (the engine's docker-init, tini) passes SIGTERM on: the kernel gives a PID 1 no default

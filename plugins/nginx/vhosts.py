@@ -3,7 +3,7 @@
 from ponton.core.hookspecs import AppProxy
 
 
-def render_vhost(settings, app: str, domains: list[str], backends: list[int], weights: dict[int, int] | None,
+def render_vhost(settings, app: str, domains: list[str], backends: list[str], weights: dict[str, int] | None,
                  proxy: AppProxy) -> str:
     """The app's server blocks: HTTP (and HTTPS with its certificate) for its domains."""
     return _render(

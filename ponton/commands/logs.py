@@ -50,8 +50,8 @@ def logs(p, app, follow, num, process, since, proxy):
         path = accesslog.path(p.settings, app)
         lines, stream = app_logs.tail_file(path, num), (app_logs.follow_file(path) if follow else ())
     else:
-        lines = app_logs.recent(app, num, process, _since(since))
-        stream = app_logs.follow(app, process) if follow else ()
+        lines = app_logs.recent(p.scheduler, app, num, process, _since(since))
+        stream = app_logs.follow(p.scheduler, app, process) if follow else ()
     for line in lines:
         click.echo(line)
     for line in stream:

@@ -39,7 +39,7 @@ def add(p, app, mappings):
         portmaps.record(p, app, parsed)
         with undone_on_failure(lambda: portmaps.forget(p, app, parsed)):
             routing.reroute(p, app)
-        missing = portmaps.unpublished(app, parsed)
+        missing = portmaps.unpublished(p, app, parsed)
         if missing:
             click.echo(f"-----> Replacing the instances of {app} to publish container port {', '.join(missing)}")
             with undone_on_failure(lambda: (portmaps.forget(p, app, parsed), routing.reroute(p, app))):

@@ -7,12 +7,12 @@ import click
 
 from gitreceive import hook
 from ponton.core import validate
-from ponton.core.errors import NotFound
+from ponton.core.errors import InvalidInput, NotFound
 from ponton.core.undo import undone_on_failure
 from ponton.features import quota
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
-from ponton.pipeline import deploy
-from runtime import engine, health
+from ponton.pipeline import deploy, retire
+from runtime import health
 
 
 @click.command("ps:scale")
@@ -41,19 +41,18 @@ def report(p, app, fmt):
     statuses = p.state.instance_statuses(app)
     ooms = oom_containers(p.state.events(app, 1000))
     rows = []
-    for instance in engine.instances(app):
+    for instance in p.scheduler.instances(app):
         status = statuses.get(instance.name)
-        restarts = instance.container.attrs.get("RestartCount", 0)
         rows.append({
             "instance": instance.name,
             "release": f"v{instance.release}",
-            "state": status["status"] if status else instance.container.status,
-            "health": _health(instance, health) if instance.process == "web" else "-",
+            "state": status["status"] if status else instance.status,
+            "health": _health(instance) if instance.process == "web" else "-",
             "uptime": _duration(instance.uptime) if instance.running else "-",
-            "restarts": restarts,
+            "restarts": instance.restarts,
             "last_exit": last_exit(instance, ooms),
             "port": instance.port,
-            "container": instance.container.name,
+            "container": instance.engine_name,
         })
     text = table([list(r.values()) for r in rows], list(rows[0])) if rows else f"{app} has no instances"
     emit(fmt, rows, text)
@@ -71,15 +70,14 @@ def last_exit(instance, ooms: set[str]) -> str:
     """Why the instance last stopped, or "-" if it never did. Once the engine restarts a container it may forget
     that it ran out of memory (newer engines reset OOMKilled and ExitCode when they start it again): the record
     the watchdog kept of the engine's `oom` event still says so."""
-    restarts = instance.container.attrs.get("RestartCount", 0)
-    if instance.running and not restarts:
+    if instance.running and not instance.restarts:
         return "-"
-    if instance.container.name in ooms and not instance.container.attrs["State"].get("ExitCode"):
+    if instance.engine_name in ooms and not instance.exit_code:
         return "out of memory"
     return instance.exit_reason
 
 
-def _health(instance, health) -> str:
+def _health(instance) -> str:
     try:
         status, _ = health.probe(instance)
     except (OSError, http.client.HTTPException):
@@ -139,6 +137,22 @@ def rebuild(p, app):
             deploy.deploy_image(p, app, current.image, current.source, f"Rebuild of {current.label}")
 
 
+@click.command(retire.COMMAND, hidden=True)
+@app_argument()
+@click.argument("stops", metavar="ID@TIME...", nargs=-1, required=True)
+@pass_ponton
+def retire_instances(p, app, stops):
+    """Finish stopping instances a rollout retired (the rollout hands them over, so that the push returns)."""
+    wanted = {}
+    for stop in stops:
+        instance, _, kill_at = stop.partition("@")
+        if not re.fullmatch(r"[0-9a-f]{12,64}", instance) or not re.fullmatch(r"[0-9]{1,11}(\.[0-9]{1,6})?", kill_at):
+            raise InvalidInput(f"expected ID@TIME (a container id, a Unix time), got {validate.shown(stop)}")
+        wanted[instance] = float(kill_at)
+    with p.locked(app):
+        retire.finish(p, app, wanted)
+
+
 def _set_stopped(p, app, stopped: bool) -> bool:
     """Record and converge to stopped or started; if that fails, the app is recorded as it was."""
     previous = p.state.app(app)["stopped"]
@@ -152,4 +166,4 @@ def _require_deployed(p, app, deployed: bool):
         raise NotFound(f"app {app} has not been deployed yet")
 
 
-COMMANDS = [scale, report, restart, stop, start, rebuild]
+COMMANDS = [scale, report, restart, stop, start, rebuild, retire_instances]

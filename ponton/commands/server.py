@@ -8,7 +8,6 @@ import click
 from ponton.core import dockerclient
 from ponton.output import Number, emit, format_option, pass_ponton, table
 from ponton.pipeline.watchdog import Watchdog
-from runtime import engine
 
 
 @click.command("watchdog")
@@ -39,7 +38,7 @@ def report(p, fmt):
         "engine": engine_status,
         "nginx": _nginx_status(p),
         "watchdog": watchdog_status,
-        "apps": [_app_summary(p, row["name"], engine) for row in p.state.apps()],
+        "apps": [_app_summary(p, row["name"]) for row in p.state.apps()],
     }
     lines = [f"{key}: {data[key]}" for key in ("engine", "nginx", "watchdog")]
     if data["apps"]:
@@ -47,11 +46,11 @@ def report(p, fmt):
     emit(fmt, data, "\n".join(lines))
 
 
-def _app_summary(p, app: str, engine) -> dict:
+def _app_summary(p, app: str) -> dict:
     release = p.state.current_release(app)
     wanted = sum(p.state.formation(app).values())
     try:
-        running = sum(i.running for i in engine.instances(app))
+        running = sum(i.running for i in p.scheduler.instances(app))
     except Exception:  # engine down: already reported above
         running = "?"
     problems = [f"{k}: {v['status']}" for k, v in p.state.instance_statuses(app).items()]

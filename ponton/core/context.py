@@ -1,4 +1,5 @@
-"""What every command needs: settings, state, the plugin hooks, and the app lock."""
+"""What every command needs: settings, state, the scheduler, the plugin hooks, the app lock, and where to say what
+it does."""
 
 import contextlib
 import functools
@@ -6,22 +7,41 @@ import getpass
 import os
 from collections.abc import Callable
 
-from ponton.core import plugins
+from ponton.core import plugins, scheduler
 from ponton.core import settings as settings_module
 from ponton.core.lock import app_lock
 from ponton.core.state import State
 
+# Says one line of what is being done (a deploy's steps): log(line), or log(line, err=True) for what went wrong.
+# click.echo's signature: the face passes click.echo itself, the watchdog a log of its own.
+Log = Callable[..., None]
+
+
+def silent(line: str, err: bool = False):
+    """The log of a Ponton nobody listens to (tests, scripts that build one themselves)."""
+
 
 class Ponton:
-    def __init__(self, settings=None):
-        self.settings = settings or settings_module.load()
+    def __init__(self, settings=None, log: Log = silent):
+        if settings is not None:
+            self.settings = settings
+        self.log = log
         # Checks again that the request may run (access.guard sets it), once the app's lock is held.
         self.recheck: Callable[[], None] | None = None
         self._held: set[str] = set()  # the apps whose lock this process holds
 
     @functools.cached_property
+    def settings(self):
+        """Read when first needed: the CLI builds its Ponton before it knows the command, which may be --help."""
+        return settings_module.load()
+
+    @functools.cached_property
     def state(self) -> State:
         return State(self.settings.state_dir)
+
+    @functools.cached_property
+    def scheduler(self) -> scheduler.Scheduler:
+        return scheduler.for_settings(self.settings)
 
     @property
     def hooks(self):

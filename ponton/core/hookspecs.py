@@ -25,13 +25,14 @@ class Tls:
 @dataclass(frozen=True)
 class PortRoute:
     """An extra port: nginx listens on `host_port` and forwards `scheme` traffic to `container_port` of the
-    web instances, reached on `backends` (their loopback ports for it), with `weights` by backend (a canary)."""
+    web instances, reached on `backends` (HOST:PORT where each publishes it), with `weights` by backend (a
+    canary)."""
 
     scheme: str  # http, https, grpc, grpcs, tcp, udp
     host_port: int
     container_port: int
-    backends: tuple[int, ...] = ()
-    weights: dict[int, int] = field(default_factory=dict)
+    backends: tuple[str, ...] = ()
+    weights: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,10 @@ def ponton_commands():
 
 @hookspec
 def proxy_update(settings, app, domains, backends, weights, proxy):
-    """Route HTTP for `domains` to `backends`, a list of loopback ports of healthy web instances.
+    """Route HTTP for `domains` to `backends`, the addresses (HOST:PORT, like 127.0.0.1:20001) of healthy web
+    instances: on one server loopback ports, in a cluster ports on the nodes' addresses.
 
-    `weights` maps a port to its share of requests (a canary); None means equal shares.
+    `weights` maps a backend to its share of requests (a canary); None means equal shares.
     `proxy` (an AppProxy) says what else to serve: HTTPS with the app's certificate, the
     HTTP->HTTPS redirect, HSTS, the ACME challenge directory, extra ports (tcp, udp, grpc...).
     An empty list means the app has nothing to serve. Must not leave the live proxy broken: validate the new

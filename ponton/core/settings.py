@@ -34,6 +34,8 @@ class Settings:
     build_pids_limit: int = 4096
     build_timeout: float = 900.0
     max_concurrent_builds: int = 2
+    # Where instances run (ponton/core/scheduler.py): docker-local, containers on this server's engine.
+    scheduler: str = "docker-local"
     # Loopback ports for web instances, "LOW-HIGH"; fixed per container so restarts never shuffle routing.
     port_range: str = "20000-29999"
     # The file sshd reads for the ponton user's keys; ponton renders it from its state (ssh-keys:add).

@@ -4,6 +4,7 @@ import base64
 import binascii
 import ipaddress
 import re
+from collections.abc import Callable
 
 from ponton.core.errors import InvalidInput
 
@@ -161,3 +162,13 @@ def scale_pairs(pairs: tuple[str, ...]) -> dict[str, int]:
             raise InvalidInput(f"invalid count in {shown(pair)}: use a whole number from 0 to {MAX_INSTANCES}")
         result[process] = count
     return result
+
+
+def setting(key: str, value: str | None, parsers: dict[str, Callable[[str], object]], what: str) -> str | None:
+    """The value to store for the per-app setting `key` (None: back to its default), checked by its parser in
+    `parsers`, or InvalidInput naming the settings there are."""
+    if key not in parsers:
+        raise InvalidInput(f"unknown {what} {shown(key)}: use one of {', '.join(parsers)}")
+    if value is not None:
+        parsers[key](value)
+    return value

@@ -22,9 +22,9 @@ ROLES = (ADMIN, USER)
 OPEN = {"apps:list", "apps:create", "quota:report", "tokens:create", "tokens:list", "tokens:revoke", "dashboard:login"}
 # A command that acts for another user (tokens:create --for USER) is for admins only.
 FOR_PARAM = "for_user"
-# Run by sshd, by git during a push and by ponton web for git over HTTPS, each checking the git request itself
-# (ssh.serve_git); ssh.parse never lets a remote user name them.
-INTERNAL = {"ssh-command", "git-hook", "git-http"}
+# Run by sshd, by git during a push, by ponton web for git over HTTPS (each checking the git request itself, in
+# ssh.serve_git) and after a rollout; ssh.parse never lets a remote user name them.
+INTERNAL = {"ssh-command", "git-hook", "git-http", "ps:retire"}
 # On an app, for its owner (and admins) only: its existence, its name, and who else may use it.
 OWNER_ONLY = {"apps:destroy", "apps:rename", "acl:add", "acl:remove"}
 # On an app, for admins only: these decide what a tenant gets from the server. (git:from-image deploys any image

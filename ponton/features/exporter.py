@@ -9,17 +9,18 @@ import threading
 import time
 from collections import Counter, defaultdict
 
+from ponton.core.scheduler import Scheduler
 from ponton.core.state import State
 from ponton.features import accesslog, metrics
-from runtime import engine
 
 WINDOW = 60.0
 LABELS = ["app", "process", "instance"]
 
 
 class Collector:
-    def __init__(self, settings):
+    def __init__(self, settings, scheduler: Scheduler):
         self.settings = settings
+        self.scheduler = scheduler
         self.followers: dict[str, accesslog.Follower] = {}
         self.instance_at: dict[tuple[str, int], tuple[str, str]] = {}  # (app, port) -> (process, instance)
         self.requests: Counter = Counter()  # (app, process, instance, status class) -> count
@@ -35,8 +36,7 @@ class Collector:
         with self.lock:
             apps = self._apps()
             self._forget(apps)
-            instances = {app: found for app, found in engine.owned_instances(str(self.settings.state_dir)).items()
-                         if app in apps}
+            instances = {app: found for app, found in self.scheduler.owned_instances().items() if app in apps}
             up = GaugeMetricFamily("ponton_instance_up", "1 if the instance is running, else 0", labels=LABELS)
             cpu = CounterMetricFamily("ponton_instance_cpu_seconds", "CPU time the instance used", labels=LABELS)
             memory = GaugeMetricFamily("ponton_instance_memory_bytes", "Memory the instance uses", labels=LABELS)
@@ -48,9 +48,9 @@ class Collector:
                 for instance in found:
                     labels = [app, instance.process, instance.name]
                     up.add_metric(labels, int(instance.running))
-                    restarts.add_metric(labels, instance.container.attrs.get("RestartCount", 0))
+                    restarts.add_metric(labels, instance.restarts)
                     if instance.running:
-                        used = engine.usage(instance)
+                        used = self.scheduler.usage(instance)
                         cpu.add_metric(labels, used["cpu_seconds"])
                         memory.add_metric(labels, used["memory"])
                         if used["memory_limit"]:
@@ -109,13 +109,13 @@ class Collector:
                                                 "quantile": str(q)}, metrics.percentile(durations, q))
 
 
-def serve(settings) -> bool:
+def serve(settings, scheduler: Scheduler) -> bool:
     """Serve the metrics on 127.0.0.1:metrics_port in a background thread; False if the setting turns them off."""
     if not settings.metrics_port:
         return False
     from prometheus_client import CollectorRegistry, start_http_server  # imported here: only the watchdog serves
 
     registry = CollectorRegistry()
-    registry.register(Collector(settings))
+    registry.register(Collector(settings, scheduler))
     start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
     return True

@@ -11,9 +11,9 @@ import sqlite3
 import time
 from pathlib import Path
 
+from ponton.core.scheduler import Scheduler
 from ponton.core.state import State
 from ponton.features import accesslog, metrics
-from runtime import engine
 
 FILE = "samples.db"
 KEEP = 3600.0  # seconds
@@ -34,10 +34,11 @@ def _open(state_dir: Path) -> sqlite3.Connection:
 class Sampler:
     """Takes the samples; one per web service (it remembers where each log was read and each CPU counter)."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, scheduler: Scheduler):
         self.settings = settings
+        self.scheduler = scheduler
         self.followers: dict[str, accesslog.Follower] = {}
-        self.cpu: dict[str, tuple[float, float]] = {}  # container id -> (time, CPU seconds used) at the last sample
+        self.cpu: dict[str, tuple[float, float]] = {}  # instance id -> (time, CPU seconds used) at the last sample
         self.last = time.time()
 
     def sample(self):
@@ -48,7 +49,7 @@ class Sampler:
             apps = [row["name"] for row in state.apps()]
         finally:
             state.db.close()
-        found = engine.owned_instances(str(self.settings.state_dir))
+        found = self.scheduler.owned_instances()
         rows, cpu = [], {}
         for app in apps:
             if app not in self.followers:
@@ -59,11 +60,11 @@ class Sampler:
             percent, memory = None, None
             for instance in running:
                 try:
-                    used = engine.usage(instance)
+                    used = self.scheduler.usage(instance)
                 except Exception:  # gone between the listing and its stats: counted at the next sample
                     continue
-                cpu[instance.container.id] = (now, used["cpu_seconds"])
-                before = self.cpu.get(instance.container.id)
+                cpu[instance.id] = (now, used["cpu_seconds"])
+                before = self.cpu.get(instance.id)
                 if before and now > before[0]:
                     percent = (percent or 0) + (used["cpu_seconds"] - before[1]) / (now - before[0]) * 100
                 memory = (memory or 0) + used["memory"]

@@ -1,6 +1,6 @@
 """Metrics per app, process type and instance: CPU, memory and restarts from the engine; requests, responses by
 status class and latency from the proxy's access log. `ponton metrics APP` prints a snapshot; the watchdog serves
-the same numbers to Prometheus (runtime/exporter.py)."""
+the same numbers to Prometheus (exporter.py)."""
 
 import math
 import time
@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ponton.features import accesslog
-from runtime import engine
 
 QUANTILES = (0.5, 0.9, 0.99)
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
@@ -55,28 +54,29 @@ class Traffic:
 def snapshot(p, app: str, window: float) -> dict:
     """The app's numbers now: usage of each instance (summed by process type), and the requests of the last
     `window` seconds, by the instance that answered them (the total also counts those nginx answered itself)."""
-    instances = engine.instances(app)
+    scheduler = p.scheduler
+    instances = scheduler.instances(app)
     running = [i for i in instances if i.running]
     with ThreadPoolExecutor(max_workers=8) as pool:  # each stats call waits about a second for a CPU sample
-        usage = dict(zip([i.container.id for i in running], pool.map(lambda i: engine.usage(i, sample=True), running)))
+        usage = dict(zip([i.id for i in running], pool.map(lambda i: scheduler.usage(i, sample=True), running)))
     requests = accesslog.recent(accesslog.path(p.settings, app), time.time() - window)
 
     def row(group: list, **names) -> dict:
-        used = [usage.get(i.container.id, {}) for i in group]
+        used = [usage.get(i.id, {}) for i in group]
         ports = {i.port for i in group if i.port}
         return {
             **names,
             "cpu_percent": _sum(u.get("cpu_percent") for u in used),
             "memory_bytes": _sum(u.get("memory") for u in used),
             "memory_limit_bytes": _sum(u.get("memory_limit") for u in used),
-            "restarts": sum(i.container.attrs.get("RestartCount", 0) for i in group),
+            "restarts": sum(i.restarts for i in group),
             **Traffic.of([r for r in requests if r.port in ports]).summary(window),
         }
 
     return {
         "app": app,
         "window_seconds": window,
-        "instances": [row([i], instance=i.name, process=i.process, release=f"v{i.release}", state=i.container.status)
+        "instances": [row([i], instance=i.name, process=i.process, release=f"v{i.release}", state=i.status)
                       for i in instances],
         "processes": [row([i for i in instances if i.process == process], process=process)
                       for process in sorted({i.process for i in instances})],

@@ -4,9 +4,9 @@ container port of the app's web instances.
 Schemes: http and https (HTTP/1.1 and HTTP/2 with the app's certificate), grpc and grpcs (nginx's grpc_pass over
 HTTP/2, cleartext or with the app's certificate), tcp and udp (nginx's stream module). A host port belongs to one
 app per transport (tcp and udp may share a number). Each web container publishes every container port its app's
-mappings name on a loopback port of its own (from port_range, like the web port), and nginx's upstream for a
-mapping lists those loopback ports of the instances being routed to: it swaps with the web upstream, instance by
-instance, in the same proxy_update.
+mappings name on a port of its own (on one server a loopback port from port_range, like the web port), and nginx's
+upstream for a mapping lists those ports of the instances being routed to (HOST:PORT): it swaps with the web
+upstream, instance by instance, in the same proxy_update.
 """
 
 import errno
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from ponton.core import validate
 from ponton.core.errors import InvalidInput, NotFound
 from ponton.core.hookspecs import PortRoute
+from ponton.core.scheduler import Instance
 from ponton.core.undo import undone_on_failure
 from ponton.core.validate import shown
 from ponton.features import access, certs
-from runtime import engine
 from runtime.spec import CONTAINER_PORT, WEB
 
 # scheme -> transport of the host port and of the container port
@@ -131,24 +131,20 @@ def require_no_tls_ports(p, app: str):
                            f"`ponton ports:remove {app} MAPPING` first")
 
 
-def routes(p, app: str, backends: list[int], weights: dict[int, int] | None) -> tuple[PortRoute, ...]:
-    """Each mapping of the app with its backends: for every web instance whose web port is in `backends`, the
-    loopback port its container publishes the mapping's container port on (weighted as its web port)."""
+def routes(p, app: str, instances: list[Instance], weights: dict[Instance, int] | None) -> tuple[PortRoute, ...]:
+    """Each mapping of the app with its backends: for each of the web `instances` being routed to, HOST:PORT
+    where it publishes the mapping's container port (weighted as the instance)."""
     mappings = of_app(p, app)
-    if not mappings:
-        return ()
-    by_web_port = {i.port: i for i in engine.instances(app) if i.process == WEB and i.port}
     result = []
     for mapping in mappings:
-        ports, shares = [], {}
-        for backend in backends:
-            instance = by_web_port.get(backend)
-            port = instance.published(mapping.container_key) if instance else None
+        backends, shares = [], {}
+        for instance in instances:
+            port = instance.published(mapping.container_key)
             if port is not None:
-                ports.append(port)
-                if weights and backend in weights:
-                    shares[port] = weights[backend]
-        result.append(PortRoute(mapping.scheme, mapping.host_port, mapping.container_port, tuple(ports), shares))
+                backends.append(f"{instance.host}:{port}")
+                if weights and instance in weights:
+                    shares[backends[-1]] = weights[instance]
+        result.append(PortRoute(mapping.scheme, mapping.host_port, mapping.container_port, tuple(backends), shares))
     return tuple(result)
 
 
@@ -175,7 +171,7 @@ def _delete(p, app: str, mappings: list[Mapping]):
         p.state.remove_port(app, mapping.host_port, mapping.protocol)
 
 
-def unpublished(app: str, mappings: list[Mapping]) -> list[str]:
+def unpublished(p, app: str, mappings: list[Mapping]) -> list[str]:
     """The container ports of `mappings` that some running web instance of the app does not publish."""
-    web = [i for i in engine.instances(app) if i.process == WEB and i.running]
+    web = [i for i in p.scheduler.instances(app) if i.process == WEB and i.running]
     return sorted({m.container_key for m in mappings for i in web if i.published(m.container_key) is None})

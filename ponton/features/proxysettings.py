@@ -32,11 +32,7 @@ KNOBS = {
 
 def check(key: str, value: str | None) -> str | None:
     """The value to store for knob `key` (None: the default), or InvalidInput."""
-    if key not in KNOBS:
-        raise InvalidInput(f"unknown proxy setting {validate.shown(key)}: use one of {', '.join(KNOBS)}")
-    if value is not None:
-        KNOBS[key][0](value)
-    return value
+    return validate.setting(key, value, {name: parse for name, (parse, _, _) in KNOBS.items()}, "proxy setting")
 
 
 def knobs(values: dict[str, str]) -> dict[str, object]:

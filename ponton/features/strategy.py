@@ -42,11 +42,7 @@ KNOBS = {
 
 def check(key: str, value: str | None) -> str | None:
     """The value to store for knob `key` (None: the default), or InvalidInput."""
-    if key not in KNOBS:
-        raise InvalidInput(f"unknown deploy setting {validate.shown(key)}: use one of {', '.join(KNOBS)}")
-    if value is not None:
-        KNOBS[key][1](value)
-    return value
+    return validate.setting(key, value, {name: parse for name, (_, parse) in KNOBS.items()}, "deploy setting")
 
 
 def load(values: dict[str, str]) -> Strategy:

@@ -16,7 +16,6 @@ from gitreceive import repo
 from ponton.features import accesslog, certs
 from ponton.pipeline import deploy
 from ponton.pipeline.deploy import BUILT_IMAGE_PREFIX
-from runtime import engine
 
 
 def files(settings, app: str) -> list[Path]:
@@ -35,7 +34,7 @@ def remove(p, app: str, images: set[str] = frozenset()):
     deploy.remove_runtime(p, app)
     # Not one another app's releases name: an app renamed by an older ponton kept its images' old names.
     others = p.state.release_images() - set(images)
-    engine.remove_images(set(images) | (set(engine.image_tags(image_repository(app))) - others))
+    p.scheduler.remove_images(set(images) | (set(p.scheduler.image_tags(image_repository(app))) - others))
     for path in files(p.settings, app):
         if path.is_dir():
             shutil.rmtree(path)
@@ -52,6 +51,7 @@ def rename(p, old: str, new: str):
     # Its images get the new name too: the old one may be given to another app, which may build on its own images.
     before, after = f"{image_repository(old)}:", f"{image_repository(new)}:"
     named = {r.image for r in p.state.releases(new) if r.image.startswith(before)}
-    renamed = {name: after + name[len(before):] for name in named | set(engine.image_tags(image_repository(old)))}
-    engine.retag_images(renamed)
+    renamed = {name: after + name[len(before):]
+               for name in named | set(p.scheduler.image_tags(image_repository(old)))}
+    p.scheduler.retag_images(renamed)
     p.state.rename_images(new, renamed)

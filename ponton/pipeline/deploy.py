@@ -8,8 +8,6 @@ import secrets
 import time
 from collections.abc import Callable
 
-import click
-
 from builder import build
 from ponton.core.context import Ponton
 from ponton.core.dockerclient import image_exists
@@ -17,8 +15,7 @@ from ponton.core.errors import DeployError, InvalidInput, NotFound
 from ponton.core.state import Release
 from ponton.features import appfiles, portmaps, quota, resources
 from ponton.features.strategy import strategy_of
-from ponton.pipeline import routing
-from runtime import engine
+from ponton.pipeline import retire, routing
 from runtime import image as image_files
 from runtime.rollout import Rollout, Strategy
 
@@ -30,7 +27,7 @@ def deploy_image(p: Ponton, app: str, image: str, source: str, description: str,
 
     if not image_exists(image):
         raise NotFound(f"image {image} does not exist on this server (build or load it first)")
-    click.echo(f"-----> Reading Procfile and app.json from {image}")
+    p.log(f"-----> Reading Procfile and app.json from {image}")
     files = image_files.read_files(image, ["Procfile", "app.json"])
     processes = appfiles.parse_procfile(files.get("Procfile", ""))
     release_command = processes.pop("release", None)
@@ -67,7 +64,7 @@ def build_and_deploy(p: Ponton, app: str, source_dir, image: str, source: str, d
 
     def log(line: str):
         lines.append(line)
-        click.echo(line)
+        p.log(line)
 
     build(p.settings, source_dir, image, log)
     return deploy_image(p, app, image, source, description, build_log="\n".join(lines))
@@ -78,11 +75,11 @@ def _run_once(p: Ponton, app: str, release: Release, step: str, command: str | N
 
     if not command:
         return
-    click.echo(f"-----> Running {step}: {command}")
-    code, output = engine.run_once(app, release, command, p.settings.release_timeout, str(p.settings.state_dir),
-                                   resources.for_process(p, app, "run"))
+    p.log(f"-----> Running {step}: {command}")
+    code, output = p.scheduler.run_once(app, release, command, p.settings.release_timeout,
+                                        resources.for_process(p, app, "run"))
     for line in output.splitlines():
-        click.echo(f"       {line}")
+        p.log(f"       {line}")
     if code != 0:
         raise DeployError(f"{step} command failed with exit code {code}: {command}")
 
@@ -92,7 +89,7 @@ def _prune_images(p: Ponton, app: str):
 
     releases = p.state.releases(app)
     keep = {r.image for r in releases[-p.settings.keep_releases:]}
-    engine.remove_images(built_images(releases) - keep)
+    p.scheduler.remove_images(built_images(releases) - keep)
 
 
 def built_images(releases: list[Release]) -> set[str]:
@@ -147,8 +144,8 @@ def roll_out(p: Ponton, app: str, release: Release, finish: Callable[[], None] |
         p.state.set_canary(app, release.version, until)
         steps = f" (then {', '.join(f'{share}%' for share in plan[1:])})" if len(plan) > 1 else ""
         p.event(app, "canary", f"{release.label} gets {plan[0]}% of requests{steps}")
-        click.echo(f"=====> {app} {release.label} gets {plan[0]}% of requests{steps}: "
-                   f"`ponton deploy:promote {app}` or `ponton deploy:abort {app}`")
+        p.log(f"=====> {app} {release.label} gets {plan[0]}% of requests{steps}: "
+              f"`ponton deploy:promote {app}` or `ponton deploy:abort {app}`")
         return release
     _succeeded(p, app, release)
     return release
@@ -164,7 +161,7 @@ def _succeeded(p: Ponton, app: str, release: Release):
     p.state.set_release_status(app, release.version, "succeeded")
     p.event(app, "deploy", f"{release.label} ({release.description})")
     p.hooks.post_deploy(settings=p.settings, app=app, release=release)
-    click.echo(f"=====> {app} {release.label} deployed: {p.url(app)}")
+    p.log(f"=====> {app} {release.label} deployed: {p.url(app)}")
 
 
 def promote(p: Ponton, app: str):
@@ -195,7 +192,7 @@ def _canary(p: Ponton, app: str) -> Release:
 
 def converge(p: Ponton, app: str, replace: bool = False, unhealthy: frozenset[str] = frozenset()) -> bool:
     """Bring the current release to the app's formation (renewing every instance if `replace`, and the
-    containers in `unhealthy`). False if the app has nothing deployed yet."""
+    instances whose ids are in `unhealthy`). False if the app has nothing deployed yet."""
     current = p.state.current_release(app)
     if current is None:
         return False
@@ -212,13 +209,16 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
                            f"`ponton deploy:promote {app}` or `ponton deploy:abort {app}` first")
     strategy = strategy or strategy_of(p, app)
     standby = row["standby_version"] if (row["standby_until"] or 0) > time.time() else None
-    rollout = Rollout(app, release, p.settings, lambda backends, weights: routing.route(p, app, backends, weights),
+    rollout = Rollout(app, release, p.settings, p.scheduler,
+                      lambda instances, weights: routing.route(p, app, instances, weights), p.log,
                       strategy, resources.for_release(p, app, release), portmaps.published(p, app))
     rollout.run(
         {} if row["stopped"] else p.state.formation(app), replace, unhealthy,
         reuse=routing.identical(p, app, release),
         spare=frozenset() if standby is None else frozenset({standby}), finish=finish,
     )
+    if rollout.pending:
+        retire.hand_over(app, rollout.pending)
     if strategy.name == "blue-green" and rollout.kept_old:
         p.state.set_standby(app, max(i.release for i in rollout.kept_old), time.time() + strategy.wait_to_retire)
     elif row["standby_version"] is not None and standby is None:
@@ -227,9 +227,9 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
 
 
 def remove_runtime(p: Ponton, app: str):
-    """Remove every container, the network and the routing of `app` (destroy, rename)."""
+    """Remove every instance, the network and the routing of `app` (destroy, rename)."""
 
     p.hooks.proxy_remove(settings=p.settings, app=app)
-    for instance in engine.instances(app):
-        engine.remove(instance)
-    engine.remove_network(app)
+    for instance in p.scheduler.instances(app):
+        p.scheduler.remove(instance)
+    p.scheduler.remove_network(app)

@@ -4,19 +4,22 @@ proxy settings and extra ports, handed to the plugins' `proxy_update` hook."""
 import time
 
 from ponton.core.context import Ponton
+from ponton.core.scheduler import Instance
 from ponton.core.state import Release
 from ponton.features import portmaps, proxysettings, webhost
 from ponton.features.strategy import strategy_of
-from runtime import engine
 from runtime.rollout import canary_weights
+from runtime.spec import WEB
 
 
-def route(p: Ponton, app: str, backends: list[int], weights: dict[int, int] | None = None):
-    """Send the app's requests to `backends` (web instances' loopback ports), weighted by `weights` (None: equal
-    shares); returns once the previous routing drained."""
+def route(p: Ponton, app: str, instances: list[Instance], weights: dict[Instance, int] | None = None):
+    """Send the app's requests to these web instances, weighted by `weights` (None: equal shares): the proxy
+    gets each one's address (HOST:PORT, wherever it runs). Returns once the previous routing drained."""
+    backends = [i.address for i in instances]
     p.hooks.proxy_update(
-        settings=p.settings, app=app, domains=p.domains(app), backends=backends, weights=weights,
-        proxy=proxysettings.for_app(p, app, portmaps.routes(p, app, backends, weights)),
+        settings=p.settings, app=app, domains=p.domains(app), backends=backends,
+        weights={i.address: share for i, share in weights.items()} if weights else None,
+        proxy=proxysettings.for_app(p, app, portmaps.routes(p, app, instances, weights)),
     )
 
 
@@ -25,18 +28,18 @@ def route_web(p: Ponton):
     p.hooks.web_update(settings=p.settings, domain=webhost.host(p), port=p.settings.web_port, tls=webhost.tls(p))
 
 
-def reroute(p: Ponton, app: str, starting: frozenset[int] = frozenset()):
+def reroute(p: Ponton, app: str, starting: frozenset[str] = frozenset()):
     """Route the app's domains to the web instances that serve it now (after a domain change, or to mend
     drift, or as a canary moves to its next step): the current release's, plus a canary's with its share now;
-    never a blue-green standby. Instances on the `starting` ports (restarted by the engine, not answering yet)
-    are left out while another one serves."""
+    never a blue-green standby. Instances whose ids are in `starting` (restarted by the engine, not answering
+    yet) are left out while another one serves."""
     current = p.state.current_release(app)
     row = p.state.app(app)
     canary = row["canary_version"]
-    web = [i for i in engine.instances(app) if i.process == "web" and i.port]
-    serving = [i.port for i in web if current and i.release in identical(p, app, current)]
-    serving = [port for port in serving if port not in starting] or serving
-    trial = [i.port for i in web if canary is not None and i.release == canary]
+    web = [i for i in p.scheduler.instances(app) if i.process == WEB and i.port]
+    serving = [i for i in web if current and i.release in identical(p, app, current)]
+    serving = [i for i in serving if i.id not in starting] or serving
+    trial = [i for i in web if canary is not None and i.release == canary]
     share = strategy_of(p, app).canary_share(row["canary_until"], time.time())
     route(p, app, serving + trial, canary_weights(serving, trial, share))
 

@@ -22,16 +22,14 @@ import threading
 import time
 import traceback
 
-import click
-
 from ponton.core.context import Ponton
-from ponton.core.dockerclient import client
 from ponton.core.errors import DeployError, PontonError, ProxyError
 from ponton.core.lock import app_lock
+from ponton.core.scheduler import Instance, InstanceEvent
 from ponton.features import certs, exporter, letsencrypt
 from ponton.pipeline import certificates, deploy, routing
-from runtime import engine, health
-from runtime.spec import LABEL_APP, LABEL_INSTANCE, LABEL_OWNER, LABEL_PROCESS, WEB
+from runtime import health
+from runtime.spec import WEB
 
 UNHEALTHY_AFTER = 3
 CRASH_LOOP_RESTARTS = 3
@@ -44,6 +42,8 @@ ALL = "*"
 class Watchdog:
     def __init__(self, p: Ponton, interval: float):
         self.settings = p.settings
+        self._say = p.log  # the face's: where the watchdog's journal goes
+        p.log = self.log  # what its rollouts say goes there too, stamped as its own lines
         self._local = threading.local()  # a Ponton per thread: its State's sqlite connection is the thread's own
         self._local.p = p
         self._healers = concurrent.futures.ThreadPoolExecutor(HEALERS, thread_name_prefix="heal")
@@ -52,25 +52,29 @@ class Watchdog:
         self._healing_lock = threading.Lock()
         self.interval = interval
         self.owner = str(p.settings.state_dir)
-        self.probe_failures: dict[str, int] = {}  # container id -> failed health probes in a row
-        self.answered: dict[str, str] = {}  # container id -> its start time (StartedAt) when it last answered a probe
+        self.probe_failures: dict[str, int] = {}  # instance id -> failed health probes in a row
+        self.answered: dict[str, str] = {}  # instance id -> its start time (started_at) when it last answered a probe
         self.backoff: dict[str, tuple[int, float]] = {}  # app -> (failed attempts, not before)
         self.wakeups: queue.Queue[str] = queue.Queue()
-        self.ooms: queue.Queue[dict] = queue.Queue()  # labels of containers the kernel killed for their memory
+        self.ooms: queue.Queue[InstanceEvent] = queue.Queue()  # instances the kernel killed for their memory
         self.progress = time.monotonic()  # when the loop last started or finished a step
 
     @property
     def p(self) -> Ponton:
         if not hasattr(self._local, "p"):
-            self._local.p = Ponton(self.settings)
+            self._local.p = Ponton(self.settings, log=self.log)
         return self._local.p
+
+    def log(self, message: str, err: bool = False):
+        """One line of the watchdog's journal, with the time (errors included: the journal is the one place)."""
+        self._say(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}")
 
     def run_forever(self):
         threading.Thread(target=self._watch_events, daemon=True).start()
         self._serve_metrics()
         notify("READY=1")
         threading.Thread(target=self._keep_alive, daemon=True).start()
-        log(f"watchdog started (state {self.owner}, every {self.interval:g}s)")
+        self.log(f"watchdog started (state {self.owner}, every {self.interval:g}s)")
         due = 0.0
         while True:
             if time.monotonic() >= due:
@@ -126,12 +130,12 @@ class Watchdog:
             row = state.app(app)
             if row["canary_version"] is not None:  # two releases serve on purpose: only step or promote
                 if row["canary_until"] and row["canary_until"] <= time.time():
-                    log(f"{app}: canary v{row['canary_version']} ran its time: promoting it")
+                    self.log(f"{app}: canary v{row['canary_version']} ran its time: promoting it")
                     deploy.promote(self.p, app)
                 else:
                     routing.reroute(self.p, app)  # its next step's share, once due (else nothing changes)
                 return
-            instances = engine.instances(app)
+            instances = self.p.scheduler.instances(app)
             self._report_crash_loops(app, instances)
             unhealthy, starting = self._probe(app, release, instances)
             attempts, not_before = self.backoff.get(app, (0, 0.0))
@@ -142,7 +146,7 @@ class Watchdog:
             except (DeployError, ProxyError) as e:
                 delay = min(2 ** attempts, MAX_BACKOFF)
                 self.backoff[app] = (attempts + 1, time.monotonic() + delay)
-                log(f"{app}: could not restore its instances (retrying in {delay}s): {e}")
+                self.log(f"{app}: could not restore its instances (retrying in {delay}s): {e}")
                 return
             self.backoff.pop(app, None)
             self._record_replacements(app, instances)
@@ -157,24 +161,25 @@ class Watchdog:
         with app_lock(self.p.settings.state_dir, app, wait=False) as locked:
             if not locked:
                 return
-            log(f"{app}: renewing its Let's Encrypt certificate")
+            self.log(f"{app}: renewing its Let's Encrypt certificate")
             try:
                 certificates.renew_letsencrypt(self.p, app)
             except PontonError as e:
-                log(f"{app}: renewing failed, the installed certificate stays: {e}")
+                self.log(f"{app}: renewing failed, the installed certificate stays: {e}")
 
     def remove_orphans(self, apps: set[str]):
-        """Containers this ponton started for apps that no longer exist (a destroy interrupted midway)."""
-        for app, instances in engine.owned_instances(self.owner).items():
+        """Instances this ponton started for apps that no longer exist (a destroy interrupted midway)."""
+        scheduler = self.p.scheduler
+        for app, instances in scheduler.owned_instances().items():
             if app not in apps:
-                log(f"removing {len(instances)} container(s) of unknown app {app}")
+                self.log(f"removing {len(instances)} container(s) of unknown app {app}")
                 for instance in instances:
-                    engine.remove(instance)
-                engine.remove_network(app)
+                    scheduler.remove(instance)
+                scheduler.remove_network(app)
 
-    def _probe(self, app: str, release, instances: list[engine.Instance]) -> tuple[set[str], set[int]]:
-        """Probe the running web instances of the release: (container ids of those that failed UNHEALTHY_AFTER
-        probes in a row, ports of those still starting).
+    def _probe(self, app: str, release, instances: list[Instance]) -> tuple[set[str], set[str]]:
+        """Probe the running web instances of the release: (ids of those that failed UNHEALTHY_AFTER probes in a
+        row, ids of those still starting).
 
         An instance the engine restarted after a crash (its restart policy) has not answered since that start: it
         is starting, like a new instance in a deploy, so its probes do not count until it answered once or has
@@ -185,30 +190,30 @@ class Watchdog:
         for instance in instances:
             if instance.process != WEB or not instance.running or instance.release != release.version:
                 continue
-            cid, started = instance.container.id, instance.container.attrs["State"]["StartedAt"]
+            cid, started = instance.id, instance.started_at
             try:
                 status, _ = health.probe(instance, path)
                 self.answered[cid] = started
                 healthy = status < 500
             except (OSError, http.client.HTTPException):
                 healthy = False
-            restarted = instance.container.attrs.get("RestartCount", 0) and self.answered.get(cid) != started
+            restarted = instance.restarts and self.answered.get(cid) != started
             if restarted and (instance.uptime or 0) < self.p.settings.health_timeout:
-                starting.add(instance.port)
+                starting.add(cid)
                 self.probe_failures[cid] = 0
                 continue
             self.probe_failures[cid] = 0 if healthy else self.probe_failures.get(cid, 0) + 1
             if self.probe_failures[cid] >= UNHEALTHY_AFTER:
-                log(f"{app}: {instance.name} failed {UNHEALTHY_AFTER} health probes in a row: replacing it")
+                self.log(f"{app}: {instance.name} failed {UNHEALTHY_AFTER} health probes in a row: replacing it")
                 self.p.state.add_event(app, "watchdog", "health", f"{instance.name} failed {UNHEALTHY_AFTER} probes")
                 self.p.state.set_instance_status(app, instance.name, "unhealthy", f"GET {path} failed")
                 unhealthy.add(cid)
         return unhealthy, starting
 
-    def _report_crash_loops(self, app: str, instances: list[engine.Instance]):
+    def _report_crash_loops(self, app: str, instances: list[Instance]):
         for instance in instances:
-            restarts = instance.container.attrs.get("RestartCount", 0)
-            looping = instance.container.status == "restarting" or (
+            restarts = instance.restarts
+            looping = instance.status == "restarting" or (
                 restarts >= CRASH_LOOP_RESTARTS and (instance.uptime or 0) < self.interval * 3
             )
             status = self.p.state.instance_statuses(app).get(instance.name)
@@ -219,45 +224,43 @@ class Watchdog:
             elif status is not None and instance.running:
                 self.p.state.set_instance_status(app, instance.name, None)
 
-    def _record_replacements(self, app: str, before: list[engine.Instance]):
-        after = {i.container.id for i in engine.instances(app)}
+    def _record_replacements(self, app: str, before: list[Instance]):
+        after = {i.id for i in self.p.scheduler.instances(app)}
         for instance in before:
-            if instance.container.id not in after:
-                self.p.state.add_event(app, "watchdog", "replace", f"replaced {instance.name} ({instance.container.status})")
+            if instance.id not in after:
+                self.p.state.add_event(app, "watchdog", "replace", f"replaced {instance.name} ({instance.status})")
 
     def _record_ooms(self):
         """The engine restarts an instance killed for going over its memory limit (backing off); say so in events."""
         while not self.ooms.empty():
-            labels = self.ooms.get()
-            app, name = labels.get(LABEL_APP), f"{labels.get(LABEL_PROCESS)}.{labels.get(LABEL_INSTANCE)}"
+            event = self.ooms.get()
+            app, name = event.app, event.instance
             if app and self.p.state.app_exists(app):
-                log(f"{app}: {name} ran out of memory")
+                self.log(f"{app}: {name} ran out of memory")
                 self.p.state.add_event(app, "watchdog", "oom", f"{name} ran out of memory (container "
-                                                               f"{labels.get('name')}; the engine restarts it)")
+                                                               f"{event.engine_name}; the engine restarts it)")
 
     def _serve_metrics(self):
         try:
-            if exporter.serve(self.p.settings):
-                log(f"Prometheus metrics on http://127.0.0.1:{self.p.settings.metrics_port}/metrics")
+            if exporter.serve(self.p.settings, self.p.scheduler):
+                self.log(f"Prometheus metrics on http://127.0.0.1:{self.p.settings.metrics_port}/metrics")
         except OSError as e:  # the port is taken: keeping apps running matters more than metrics
-            log(f"cannot serve metrics on port {self.p.settings.metrics_port}: {e}")
+            self.log(f"cannot serve metrics on port {self.p.settings.metrics_port}: {e}")
 
     def _watch_events(self):
-        """Wake the loop when one of our containers dies or disappears; after the engine is back, check all."""
+        """Wake the loop when one of our instances dies or disappears; after the engine is back, check all."""
         delay = 1
         while True:
             try:
-                events = client(timeout=None).events(decode=True, filters={
-                    "type": "container", "label": f"{LABEL_OWNER}={self.owner}", "event": ["die", "destroy", "oom"],
-                })
+                events = self.p.scheduler.events()
                 self.wakeups.put(ALL)  # (re)connected: the engine may have restarted
                 for event in events:
-                    if event.get("Action") == "oom":
-                        self.ooms.put(event["Actor"]["Attributes"])
-                    self.wakeups.put(event["Actor"]["Attributes"].get(LABEL_APP, ALL))
+                    if event.kind == "oom":
+                        self.ooms.put(event)
+                    self.wakeups.put(event.app or ALL)
                     delay = 1
             except Exception as e:  # the engine went away: any error of the stream means reconnect
-                log(f"engine event stream lost ({type(e).__name__}); reconnecting in {delay}s")
+                self.log(f"engine event stream lost ({type(e).__name__}); reconnecting in {delay}s")
             time.sleep(delay)
             delay = min(delay * 2, 30)
 
@@ -267,7 +270,7 @@ class Watchdog:
         try:
             step(*args)
         except Exception:
-            log(f"{step.__name__}{args}: {traceback.format_exc(limit=3).strip()}")
+            self.log(f"{step.__name__}{args}: {traceback.format_exc(limit=3).strip()}")
         self.progress = time.monotonic()
 
     def _keep_alive(self):
@@ -289,7 +292,3 @@ def notify(message: str):
         address = "\0" + address[1:]
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
         s.sendto(message.encode(), address)
-
-
-def log(message: str):
-    click.echo(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}")

@@ -14,7 +14,7 @@ from ponton.web import app
 def serve(p):
     routing.route_web(p)
     stop = threading.Event()
-    sampler = threading.Thread(target=_sample, args=(p.settings, stop), name="sampler", daemon=True)
+    sampler = threading.Thread(target=_sample, args=(p, stop), name="sampler", daemon=True)
     sampler.start()
     click.echo(f"-----> Serving {webhost.url(p)} from 127.0.0.1:{p.settings.web_port}")
     try:
@@ -25,9 +25,9 @@ def serve(p):
         stop.set()
 
 
-def _sample(settings, stop: threading.Event):
-    sampler = history.Sampler(settings)
-    while not stop.wait(settings.web_sample_interval):
+def _sample(p, stop: threading.Event):
+    sampler = history.Sampler(p.settings, p.scheduler)
+    while not stop.wait(p.settings.web_sample_interval):
         try:
             sampler.sample()
         except Exception as e:  # an engine that is down for a moment: the next sample comes all the same

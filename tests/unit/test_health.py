@@ -10,7 +10,9 @@ import time
 import pytest
 
 from ponton.core.errors import DeployError
-from runtime import engine, health
+from ponton.core.settings import Settings
+from runtime import health
+from runtime.docker_local import DockerLocal, Instance
 from runtime.spec import CONTAINER_PORT
 
 
@@ -25,8 +27,8 @@ class RunningContainer:
     def reload(self):
         pass
 
-    def logs(self, tail: int) -> bytes:
-        return b"booting forever\n"
+    def logs(self, **options) -> bytes:
+        return b"2025-01-01T00:00:00.000000000Z booting forever\n"
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def checks_end_within(instance, checks, timeout: float) -> tuple[float, BaseExce
     def check():
         started = time.monotonic()
         try:
-            health.wait_healthy(instance, checks, timeout)
+            health.wait_healthy(DockerLocal(Settings()), instance, checks, timeout)
             outcome.append((time.monotonic() - started, None))
         except BaseException as e:
             outcome.append((time.monotonic() - started, e))
@@ -76,7 +78,7 @@ def checks_end_within(instance, checks, timeout: float) -> tuple[float, BaseExce
     [],  # the default check of a web instance
 ])
 def test_checks_share_one_deadline(unhealthy_port, checks):
-    instance = engine.Instance(RunningContainer(unhealthy_port), "web", 1, 1)
+    instance = Instance(RunningContainer(unhealthy_port), "web", 1, 1)
     elapsed, error = checks_end_within(instance, checks, timeout=1.5)
     assert isinstance(error, DeployError), error
     assert elapsed < 2.5
@@ -85,6 +87,18 @@ def test_checks_share_one_deadline(unhealthy_port, checks):
 
 
 def test_a_passing_check_within_the_deadline(unhealthy_port):
-    instance = engine.Instance(RunningContainer(unhealthy_port), "worker", 1, 1)
+    instance = Instance(RunningContainer(unhealthy_port), "worker", 1, 1)
     elapsed, error = checks_end_within(instance, [{"uptime": 0.5}], timeout=5)
     assert error is None and 0.5 <= elapsed < 2
+
+
+def test_a_long_wait_says_how_it_stands(unhealthy_port, monkeypatch):
+    """Every PROGRESS_EVERY seconds of waiting, one line: which instance, the last answer, the time of the timeout."""
+    monkeypatch.setattr(health, "PROGRESS_EVERY", 0.2)
+    instance = Instance(RunningContainer(unhealthy_port), "web", 1, 1)
+    lines = []
+    with pytest.raises(DeployError):
+        health.wait_healthy(DockerLocal(Settings()), instance, [], 1.5, lines.append)
+    assert 2 <= len(lines) <= 7, lines
+    assert all(line.strip().startswith("web.1: not healthy yet (GET / answered 503), ") for line in lines)
+    assert all(line.endswith("s of 1.5s") for line in lines)

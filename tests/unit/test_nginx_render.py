@@ -67,7 +67,10 @@ class Fake:
     def refuse(self, refused=True, what="REFUSE"):
         (self.root / what).touch() if refused else (self.root / what).unlink()
 
-    def update(self, backends, domains=("app.ponton.test",), weights=None):
+    def update(self, ports, domains=("app.ponton.test",), weights=None):
+        """Route to instances on these loopback ports, as one server's are reached (the hook takes HOST:PORT)."""
+        backends = [f"127.0.0.1:{port}" for port in ports]
+        weights = {f"127.0.0.1:{port}": share for port, share in weights.items()} if weights else None
         nginx.proxy_update(settings=self.settings, app="app", domains=list(domains), backends=backends,
                            weights=weights, **PLAIN_HTTP)
 
@@ -303,8 +306,8 @@ def test_upstream_names_of_different_apps_never_collide():
     }
     http, stream = [], []
     for app, ports in apps.items():
-        routes = tuple(PortRoute(scheme, port, 5000, backends=(20001,)) for scheme, port in ports)
-        http += upstream_names(render_vhost(settings, app, [f"{app}.ponton.test"], [20001], None,
+        routes = tuple(PortRoute(scheme, port, 5000, backends=("127.0.0.1:20001",)) for scheme, port in ports)
+        http += upstream_names(render_vhost(settings, app, [f"{app}.ponton.test"], ["127.0.0.1:20001"], None,
                                             AppProxy(ports=routes)))
         stream += upstream_names(render_stream(app, AppProxy(ports=routes)) or "")
     assert len(http) == len(apps) + 3 and len(stream) == 4  # one per app and per extra port

@@ -79,15 +79,17 @@ def lines(text: str) -> list[str]:
 
 
 def test_stream_config_for_tcp_and_udp():
-    proxy = AppProxy(ports=(PortRoute("tcp", 9000, 7000, (20001, 20002), {20002: 3}),
-                            PortRoute("udp", 9000, 7000, (20003,)), PortRoute("grpc", 9001, 50051, (20004,))))
+    proxy = AppProxy(ports=(
+        PortRoute("tcp", 9000, 7000, ("127.0.0.1:20001", "127.0.0.1:20002"), {"127.0.0.1:20002": 3}),
+        PortRoute("udp", 9000, 7000, ("127.0.0.1:20003",)), PortRoute("grpc", 9001, 50051, ("127.0.0.1:20004",)),
+    ))
     text = lines(render_stream("shop", proxy))
     assert text[text.index("upstream ponton_shop_tcp_9000 {") + 1:][:2] == [
         "server 127.0.0.1:20001;", "server 127.0.0.1:20002 weight=3;"]
     assert "listen 9000;" in text and "proxy_pass ponton_shop_tcp_9000;" in text
     assert "listen 9000 udp;" in text and "proxy_pass ponton_shop_udp_9000;" in text
     assert not any("9001" in line for line in text)  # grpc is HTTP/2: the vhost's
-    assert render_stream("shop", AppProxy(ports=(PortRoute("http", 9001, 5000, (20001,)),))) is None
+    assert render_stream("shop", AppProxy(ports=(PortRoute("http", 9001, 5000, ("127.0.0.1:20001",)),))) is None
 
 
 def test_stream_port_without_instances_still_listens_and_says_why():
@@ -99,11 +101,13 @@ def test_stream_port_without_instances_still_listens_and_says_why():
 
 def test_vhost_servers_for_http_https_grpc_and_grpcs_ports():
     proxy = AppProxy(tls=TLS, ports=(
-        PortRoute("http", 9080, 5000, (20001,)), PortRoute("https", 9443, 5000, (20001,)),
-        PortRoute("grpc", 9050, 50051, (20005,)), PortRoute("grpcs", 9051, 50051, (20005,)),
-        PortRoute("tcp", 9000, 7000, (20006,)),
+        PortRoute("http", 9080, 5000, ("127.0.0.1:20001",)),
+        PortRoute("https", 9443, 5000, ("127.0.0.1:20001",)),
+        PortRoute("grpc", 9050, 50051, ("127.0.0.1:20005",)),
+        PortRoute("grpcs", 9051, 50051, ("127.0.0.1:20005",)),
+        PortRoute("tcp", 9000, 7000, ("127.0.0.1:20006",)),
     ))
-    text = lines(render_vhost(SETTINGS, "shop", ["shop.ponton.test"], [20001], None, proxy))
+    text = lines(render_vhost(SETTINGS, "shop", ["shop.ponton.test"], ["127.0.0.1:20001"], None, proxy))
     for listen in ("listen 9080;", "listen 9443 ssl http2;", "listen 9050 http2;", "listen 9051 ssl http2;"):
         assert listen in text
     assert "proxy_pass http://ponton_shop_9080;" in text and "proxy_pass http://ponton_shop_9443;" in text
@@ -113,8 +117,8 @@ def test_vhost_servers_for_http_https_grpc_and_grpcs_ports():
 
 
 def test_tls_ports_are_left_out_without_a_certificate():
-    proxy = AppProxy(ports=(PortRoute("https", 9443, 5000, (20001,)), PortRoute("grpc", 9050, 50051)))
-    text = lines(render_vhost(SETTINGS, "shop", ["shop.ponton.test"], [20001], None, proxy))
+    proxy = AppProxy(ports=(PortRoute("https", 9443, 5000, ("127.0.0.1:20001",)), PortRoute("grpc", 9050, 50051)))
+    text = lines(render_vhost(SETTINGS, "shop", ["shop.ponton.test"], ["127.0.0.1:20001"], None, proxy))
     assert not any("9443" in line for line in text)
     assert "listen 9050 http2;" in text and "return 503;" in text
 
@@ -122,6 +126,7 @@ def test_tls_ports_are_left_out_without_a_certificate():
 class FakeInstance:
     def __init__(self, web_port, published, process="web"):
         self.process, self.port, self._published = process, web_port, published
+        self.host = "127.0.0.1"
 
     def published(self, key):
         return self._published.get(key)
@@ -140,20 +145,17 @@ class FakePonton:
         self.state = FakeState(rows)
 
 
-def test_routes_follow_the_web_backends_with_their_weights(monkeypatch):
-    from runtime import engine
-
-    instances = [
-        FakeInstance(20001, {"7000/udp": 21001, "50051/tcp": 22001}),  # old release
-        FakeInstance(20002, {"7000/udp": 21002, "50051/tcp": 22002}),  # canary
-        FakeInstance(20003, {"7000/udp": 21003}),  # not routed (e.g. still starting)
-        FakeInstance(20004, {}),  # routed, but started before the port was added: nothing to route to
-        FakeInstance(None, {"7000/udp": 21005}, process="worker"),
-    ]
-    monkeypatch.setattr(engine, "instances", lambda app: instances)
+def test_routes_follow_the_web_backends_with_their_weights():
+    """Only the instances routed to (a starting one is not given), each reached at HOST:PORT for the port; no
+    listing of the engine's instances again."""
+    old = FakeInstance(20001, {"7000/udp": 21001, "50051/tcp": 22001})  # old release
+    canary = FakeInstance(20002, {"7000/udp": 21002, "50051/tcp": 22002})
+    early = FakeInstance(20004, {})  # routed, but started before the port was added: nothing to route to
     rows = [{"scheme": "udp", "host_port": 7000, "container_port": 7000},
             {"scheme": "grpc", "host_port": 50051, "container_port": 50051}]
-    udp, grpc = portmaps.routes(FakePonton(rows), "shop", [20001, 20002, 20004], {20001: 4, 20002: 1})
-    assert (udp.scheme, udp.host_port, udp.backends, udp.weights) == ("udp", 7000, (21001, 21002), {21001: 4, 21002: 1})
-    assert (grpc.scheme, grpc.backends, grpc.weights) == ("grpc", (22001, 22002), {22001: 4, 22002: 1})
-    assert portmaps.routes(FakePonton([]), "shop", [20001], None) == ()
+    udp, grpc = portmaps.routes(FakePonton(rows), "shop", [old, canary, early], {old: 4, canary: 1})
+    assert (udp.scheme, udp.host_port, udp.backends, udp.weights) == (
+        "udp", 7000, ("127.0.0.1:21001", "127.0.0.1:21002"), {"127.0.0.1:21001": 4, "127.0.0.1:21002": 1})
+    assert (grpc.scheme, grpc.backends, grpc.weights) == (
+        "grpc", ("127.0.0.1:22001", "127.0.0.1:22002"), {"127.0.0.1:22001": 4, "127.0.0.1:22002": 1})
+    assert portmaps.routes(FakePonton([]), "shop", [old], None) == ()

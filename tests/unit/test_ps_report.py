@@ -3,7 +3,7 @@
 from types import SimpleNamespace
 
 from ponton.commands.ps import last_exit, oom_containers
-from runtime.engine import Instance
+from runtime.docker_local import Instance
 
 
 def instance(name="app.web.1.abc123", status="running", restarts=1, exit_code=0, oom_killed=False) -> Instance:

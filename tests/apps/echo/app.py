@@ -9,6 +9,7 @@ GET /exit        -> exit now (a crash: the engine restarts it)
 GET /alloc/MB    -> hold MB more megabytes of memory (past a memory limit: killed by the kernel)
 GET /sleep/MS    -> answer after MS milliseconds (a known latency)
 START_DELAY=S    -> listen only S seconds after starting (an app that is slow to boot)
+IGNORE_SIGTERM=1 -> ignore SIGTERM (a stop waits for stop_timeout and SIGKILL)
 """
 
 import json
@@ -59,7 +60,8 @@ class Handler(BaseHTTPRequestHandler):
 
 if os.path.exists(CRASH_MARKER):
     sys.exit("crash loop: exiting at start")
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+# IGNORE_SIGTERM=1: an app that ignores the stop signal, so only SIGKILL after stop_timeout ends it.
+signal.signal(signal.SIGTERM, signal.SIG_IGN if os.environ.get("IGNORE_SIGTERM") else lambda *_: sys.exit(0))
 time.sleep(float(os.environ.get("START_DELAY", 0)))
 server = ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler)
 print(f"listening on {os.environ['PORT']}", flush=True)

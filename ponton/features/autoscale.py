@@ -1,0 +1,179 @@
+"""Autoscaling: how many instances a process should run, decided from recent load samples and its policy.
+
+The decision is a pure function (`decide`), so that every case (a spike, noise, missing samples, load that
+hovers at the target) is a table test. The watchdog takes the samples and applies a decision through the same
+health-gated rollout as `ps:scale`.
+
+How it decides, per trigger (requests/s, CPU and latency p90, each a target per instance):
+- the load of the last `interval` seconds is the median of its samples, so one spike does not add instances;
+- the wanted count is the load divided by the target per instance (latency: the current count scaled by how
+  far over its target it is), the highest of all triggers, within min, max and the owner's quota;
+- within 10% of a target nothing changes (a load that hovers at the target does not flap);
+- up at once, to the wanted count; down one instance at a time, only once the cooldown has passed since the last
+  change and only if every sample of the cooldown wanted fewer;
+- no samples (the metrics source failed, or no trigger has data): the count stays, and the reason says so.
+"""
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from ponton.core import validate
+from ponton.core.errors import InvalidInput
+
+DEFAULT_COOLDOWN = 300.0
+DEFAULT_INTERVAL = 15.0
+MAX_INSTANCES = 100
+TOLERANCE = 0.1
+# trigger -> (Policy field, Sample field, unit)
+TRIGGERS = {"rps": ("rps", "rps", "requests/s"), "cpu": ("cpu", "cpu", "% CPU"),
+            "latency-p90": ("latency_p90", "latency_p90", "ms p90")}
+
+
+@dataclass(frozen=True)
+class Policy:
+    minimum: int
+    maximum: int
+    rps: float | None = None  # requests/s per instance
+    cpu: float | None = None  # percent of one core per instance
+    latency_p90: float | None = None  # milliseconds
+    cooldown: float = DEFAULT_COOLDOWN
+
+    def targets(self) -> dict[str, float]:
+        return {name: getattr(self, field) for name, (field, _, _) in TRIGGERS.items()
+                if getattr(self, field) is not None}
+
+    def describe(self) -> str:
+        targets = ", ".join(f"{value:g} {TRIGGERS[name][2]}" for name, value in self.targets().items())
+        return f"{self.minimum}-{self.maximum} instances, {targets} per instance, cooldown {self.cooldown:g}s"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The load of one process at `time`, as the watchdog measured it: requests/s and CPU summed over its
+    `instances`, the p90 latency of their requests (None: not measured)."""
+
+    time: float
+    instances: int
+    rps: float | None = None
+    cpu: float | None = None
+    latency_p90: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    desired: int
+    reason: str
+
+
+def checked(policy: Policy) -> Policy:
+    """`policy`, or InvalidInput saying what is wrong with it."""
+    if not 0 <= policy.minimum <= policy.maximum <= MAX_INSTANCES:
+        raise InvalidInput(f"min and max must satisfy 0 <= min <= max <= {MAX_INSTANCES}, "
+                           f"got min {policy.minimum} and max {policy.maximum}")
+    if not policy.targets():
+        raise InvalidInput("give at least one target: --rps, --cpu or --latency-p90")
+    for name, value in policy.targets().items():
+        if not 0 < value <= 1e6:
+            raise InvalidInput(f"the {name} target must be above 0 (and at most 1000000), got {value:g}")
+    if not 0 <= policy.cooldown <= 86400:
+        raise InvalidInput(f"the cooldown must be 0 to 86400 seconds, got {policy.cooldown:g}")
+    return policy
+
+
+def from_app_json(process: str, rules: object) -> Policy:
+    """app.json's `formation.PROCESS.autoscaling`, in Dokku's keys: min_quantity, max_quantity,
+    cooldown_seconds (or Dokku's cooldown_period_seconds) and triggers, each {"type": "rps" | "cpu" |
+    "latency-p90", "metadata": {"value": TARGET}}."""
+    where = f"app.json formation.{process}.autoscaling"
+    if not isinstance(rules, dict):
+        raise InvalidInput(f"{where} must be an object")
+    targets = {}
+    triggers = rules.get("triggers", [])
+    if not isinstance(triggers, list):
+        raise InvalidInput(f"{where}.triggers must be a list")
+    for trigger in triggers:
+        kind = trigger.get("type") if isinstance(trigger, dict) else None
+        if kind not in TRIGGERS:
+            raise InvalidInput(f"{where}.triggers: type must be one of {', '.join(TRIGGERS)}, got {kind!r}")
+        value = (trigger.get("metadata") or {}).get("value") if isinstance(trigger.get("metadata"), dict) else None
+        targets[TRIGGERS[kind][0]] = _number(value, f"{where}.triggers {kind} metadata.value")
+    cooldown = rules.get("cooldown_seconds", rules.get("cooldown_period_seconds", DEFAULT_COOLDOWN))
+    return checked(Policy(
+        minimum=int(_number(rules.get("min_quantity", 1), f"{where}.min_quantity")),
+        maximum=int(_number(rules.get("max_quantity"), f"{where}.max_quantity")),
+        cooldown=_number(cooldown, f"{where}.cooldown_seconds"), **targets,
+    ))
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidInput(f"{what} must be a number, got {validate.shown(str(value))}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidInput(f"{what} must be a number, got {validate.shown(str(value))}") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"{what} must be a finite number, got {validate.shown(str(value))}")
+    return number
+
+
+def decide(policy: Policy, current: int, samples: list[Sample], now: float, last_change: float | None = None,
+           allowed: int | None = None, interval: float = DEFAULT_INTERVAL) -> Decision:
+    """How many instances to run now. `samples` are the process's recent loads (those older than the cooldown are
+    not needed), `last_change` when the count last changed (None: not since the policy was set), `allowed` the
+    most the owner's quota lets this process have."""
+    ceiling = policy.maximum if allowed is None else max(policy.minimum, min(policy.maximum, allowed))
+    if current < policy.minimum:
+        return Decision(policy.minimum, f"below the minimum of {policy.minimum}")
+    if current > ceiling:
+        limit = "maximum" if ceiling == policy.maximum else "quota's limit"
+        return Decision(ceiling, f"above the {limit} of {ceiling}")
+    recent = [s for s in samples if now - interval <= s.time <= now]
+    if not recent:
+        return Decision(current, f"no load samples in the last {interval:g}s: keeping {current}")
+    wanted = _wanted(policy, recent, current)
+    if wanted is None:
+        return Decision(current, f"no samples of {', '.join(policy.targets())}: keeping {current}")
+    count, why = wanted
+    count = max(policy.minimum, min(ceiling, count))
+    if count > current:
+        capped = f" (capped at {ceiling})" if count == ceiling and wanted[0] > ceiling else ""
+        return Decision(count, f"{why}: {current} -> {count}{capped}")
+    if count == current:
+        return Decision(current, f"{why}: {current} is right")
+    if last_change is not None and now - last_change < policy.cooldown:
+        left = policy.cooldown - (now - last_change)
+        return Decision(current, f"{why}, but cooling down ({left:.0f}s left): keeping {current}")
+    calm = [s for s in samples if now - policy.cooldown <= s.time <= now]
+    highest = max((w[0] for s in calm if (w := _wanted(policy, [s], current)) is not None), default=count)
+    if highest >= current:
+        return Decision(current, f"{why}, but the load of the last {policy.cooldown:g}s needed {current}: "
+                                 f"keeping {current}")
+    return Decision(current - 1, f"{why}: {current} -> {current - 1} (one at a time)")
+
+
+def _wanted(policy: Policy, samples: list[Sample], current: int) -> tuple[int, str] | None:
+    """The count the samples' load needs (the most any trigger needs) and why; None if no trigger has data."""
+    best = None
+    for name, target in policy.targets().items():
+        _, field, unit = TRIGGERS[name]
+        values = [(getattr(s, field), s.instances) for s in samples if getattr(s, field) is not None]
+        if not values:
+            continue
+        load = statistics.median(value for value, _ in values)
+        instances = max(1, round(statistics.median(count for _, count in values)))
+        if name == "latency-p90":  # not shared out like requests: more instances shorten the queue in proportion
+            ratio, per_instance = load / target, load
+            count = math.ceil(instances * ratio)
+        else:
+            per_instance = load / instances
+            ratio = per_instance / target
+            count = math.ceil(load / target)
+        if abs(ratio - 1) <= TOLERANCE and instances == current:
+            count = current
+        why = f"{per_instance:.4g} {unit} per instance (target {target:g})"
+        if best is None or count > best[0]:
+            best = (count, why)
+    return best
+

@@ -1,0 +1,33 @@
+"""Old instances still stopping when a rollout ends (an app that ignores SIGTERM, until stop_timeout's SIGKILL):
+finished by a process of their own, under the app's lock, so that the command that rolled out (a `git push`)
+returns as soon as the new release serves, and nothing else acts on the app until they are gone."""
+
+import concurrent.futures
+import subprocess
+import sys
+import time
+
+from ponton.core.context import Ponton
+from ponton.core.scheduler import Instance
+
+COMMAND = "ps:retire"
+
+
+def hand_over(app: str, pending: list[tuple[Instance, float]]):
+    """Leave `pending` (each instance with the time it gets SIGKILL at the latest) to `ponton ps:retire`."""
+    stops = [f"{instance.id}@{kill_at:.3f}" for instance, kill_at in pending]
+    subprocess.Popen([sys.executable, "-m", "ponton", COMMAND, app, *stops], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def finish(p: Ponton, app: str, stops: dict[str, float]):
+    """Stop the app's instances whose ids `stops` names (SIGKILL at the given time at the latest) and remove them,
+    all at once. One that another command removed meanwhile is simply gone. The caller holds the app's lock."""
+    instances = [i for i in p.scheduler.instances(app) if i.id in stops]
+
+    def retire(instance: Instance):
+        p.scheduler.stop(instance, max(0.0, stops[instance.id] - time.time()))
+        p.scheduler.remove(instance)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(instances))) as pool:
+        list(pool.map(retire, instances))
