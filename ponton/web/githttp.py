@@ -72,17 +72,17 @@ async def backend(request: Request, app: str, service: str):
                 yield chunk
             await process.wait()
         finally:
+            # No await here: a client that went away cancels every await of its request from then on.
             if process.returncode is None and service == "git-receive-pack" and feeding.done():
                 # The client went away while the push deploys: let it finish (and keep its place in the bound).
-                task = asyncio.get_running_loop().create_task(_finish(runner, caller.user, process))
-                runner.detached.add(task)
-                task.add_done_callback(runner.detached.discard)
+                runner.keep(_finish(runner, caller.user, process))
             else:
                 if process.returncode is None:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(process.pid, signal.SIGTERM)
-                    await process.wait()
+                    runner.keep(process.wait())
                 feeding.cancel()
+                errors.cancel()
                 runner.free(caller.user)
 
     return StreamingResponse(body(), status_code=status, headers={**headers, "X-Accel-Buffering": "no"})

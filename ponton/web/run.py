@@ -66,6 +66,12 @@ class Runner:
     def free(self, user: str | None):
         self.running[user] -= 1
 
+    def keep(self, awaitable):
+        """Run `awaitable` on its own to its end (the request it belonged to is gone)."""
+        task = asyncio.ensure_future(awaitable)
+        self.detached.add(task)
+        task.add_done_callback(self.detached.discard)
+
     def command(self, user: str | None, argv: list[str], changes: bool = False) -> "Command":
         return Command(self, user, argv, changes)
 
@@ -124,17 +130,16 @@ class Command:
             outcome.code = await process.wait()
             self.outcome = outcome
         finally:
+            # No await here: a client that went away cancels every await of its request from then on.
             if process.returncode is None and self.changes:
-                task = asyncio.get_running_loop().create_task(self._finish(process, queue, streams[0]))
-                self.runner.detached.add(task)
-                task.add_done_callback(self.runner.detached.discard)
+                self.runner.keep(self._finish(process, queue, streams[0]))
             else:
                 if process.returncode is None:  # the client went away: end the command and what it started
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(process.pid, signal.SIGTERM)
+                    self.runner.keep(process.wait())
                 for pump in pumps:
                     pump.cancel()
-                await process.wait()
                 self.runner.free(self.user)
 
     async def _finish(self, process, queue: asyncio.Queue, streams: int):

@@ -183,6 +183,15 @@ def test_logs_stream_as_they_come_and_the_command_ends_with_the_client(web, alic
     assert not children.read_text().split(), "the logs command outlived its client"
 
 
+def test_clients_that_go_away_give_their_place_back(web, alice, alices_app):
+    """Each user's commands running at once are bounded (8): those of clients that left no longer count."""
+    for _ in range(10):
+        response = alice.get(f"/apps/{alices_app}/logs", params={"follow": "true", "lines": "5"}, stream=True)
+        assert response.status_code == 200
+        response.close()
+    assert alice.get("/apps").status_code == 200
+
+
 def test_the_openapi_document_describes_every_endpoint(web):
     document = Api(web, None).get("/openapi.json").json()
     paths = document["paths"]
