@@ -184,8 +184,9 @@ async def remove_domain(request: Request, who: Who, app: str, domain: str):
 async def logs(request: Request, who: Who, app: str, lines: TEXT = Query("100", max_length=20),
                follow: bool = False, process: TEXT | None = Query(None, max_length=100),
                since: TEXT | None = Query(None, max_length=100)):
-    argv = ["logs", "-n", lines, *(["-t"] if follow else []), *(["--ps", process] if process else []),
-            *(["--since", since] if since else []), "--", app]
+    # Each option's value joined to it (--num=VALUE): whatever it holds, it is that option's value.
+    argv = ["logs", f"--num={lines}", *(["-t"] if follow else []), *([f"--ps={process}"] if process else []),
+            *([f"--since={since}"] if since else []), "--", app]
     command = request.app.state.runner.command(who.user, argv)
     first, rest = await run.started(command)
     if rest is None and command.outcome.code:
@@ -210,14 +211,14 @@ async def logs(request: Request, who: Who, app: str, lines: TEXT = Query("100", 
 
 @router.get("/apps/{app}/metrics", summary="CPU, memory, requests and latency now (metrics)")
 async def metrics(request: Request, who: Who, app: str, window: TEXT = Query("60", max_length=20)):
-    return await read(request, who, "metrics", "--window", window, "--", app)
+    return await read(request, who, "metrics", f"--window={window}", "--", app)
 
 
 @router.get("/apps/{app}/metrics/history", summary="Requests/s, latency, CPU and memory over time (metrics:history)")
 async def metrics_history(request: Request, who: Who, app: str, minutes: TEXT = Query("60", max_length=20)):
-    return await read(request, who, "metrics:history", "--minutes", minutes, "--", app)
+    return await read(request, who, "metrics:history", f"--minutes={minutes}", "--", app)
 
 
 @router.get("/apps/{app}/events", summary="What happened to the app and who did it (events)")
 async def events(request: Request, who: Who, app: str, limit: TEXT = Query("50", max_length=20)):
-    return await read(request, who, "events", "-n", limit, "--", app)
+    return await read(request, who, "events", f"--num={limit}", "--", app)
