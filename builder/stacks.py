@@ -73,6 +73,24 @@ def build(settings, language: Language, log: Callable[[str], None], suite: str =
     return version
 
 
+def ensure_image(settings, image_name: str, directory: Path, log: Callable[[str], None]) -> bool:
+    """Build `image_name` unless the engine has it (True if it built it): a backing service's image, built once
+    like a stack, FROM the base image, from the Dockerfile.j2 in `directory` with the directory's other files
+    and the host's CA bundle in its context."""
+    if image_exists(image_name):
+        return False
+    base_image = base(settings)
+    ensure_base(base_image, SUITE, log)
+    log(f"-----> No {image_name} on this server yet: building it once from {base_image}")
+    files = {path.name: path.read_bytes() for path in sorted(directory.iterdir())
+             if path.is_file() and path.suffix != ".j2"}
+    files["Dockerfile"] = templating.image_dockerfile(directory, base_image).encode()
+    files["ca-certificates.crt"] = ca_bundle(settings)
+    with dockerbuild.context(files) as context:
+        dockerbuild.build(settings, context, image_name, log)
+    return True
+
+
 def ensure_base(base_image: str, suite: str, log: Callable[[str], None]):
     """Build ponton's own base image of Debian `suite` (debootstrap, builder/base-image.sh) when it is missing.
     Another base (e.g. debian:trixie, where a registry is reachable) is pulled by the engine when a stack build

@@ -29,6 +29,15 @@ def stack_dockerfile(language: str, base: str) -> str:
     return _environment().get_template(f"stacks/{language}.Dockerfile.j2").render(base=base)
 
 
+def image_dockerfile(directory: Path, base: str) -> str:
+    """The Dockerfile.j2 of `directory` (a backing service's image, plugins/*/image) rendered FROM `base`; it may
+    include the templates here, as the stacks do (_trust.Dockerfile.j2)."""
+    import jinja2  # imported here: see _environment
+
+    env = _environment().overlay(loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(directory), _environment().loader]))
+    return env.get_template("Dockerfile.j2").render(base=base)
+
+
 class _Source:
     def __init__(self, root: Path):
         self.root = root

@@ -52,9 +52,9 @@ def forced_command(user: str) -> str:
 
 def render(keys) -> str:
     lines = ["# Managed by ponton (ponton ssh-keys:add/remove); edits here are overwritten."]
-    for row in keys:
-        command = forced_command(row["name"]).replace("\\", "\\\\").replace('"', '\\"')
-        lines.append(f'command="{command}",restrict {row["key"]} {row["name"]}')
+    for ssh_key in keys:
+        command = forced_command(ssh_key.name).replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'command="{command}",restrict {ssh_key.key} {ssh_key.name}')
     return "\n".join(lines) + "\n"
 
 

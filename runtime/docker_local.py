@@ -71,11 +71,7 @@ class Instance:
     @property
     def uptime(self) -> float | None:
         """Seconds since the container (last) started, or None when not running."""
-        if not self.running:
-            return None
-        started = self.started_at  # RFC 3339 with nanoseconds
-        when = datetime.datetime.fromisoformat(started[:26].rstrip("Z") + "+00:00")
-        return (datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()
+        return seconds_since(self.started_at) if self.running else None
 
     @property
     def started_at(self) -> str:
@@ -117,7 +113,7 @@ class DockerLocal:
         return by_app
 
     def start(self, app: str, process: str, number: int, release, resources: dict | None = None,
-              extra_ports: tuple[str, ...] = ()) -> Instance:
+              extra_ports: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> Instance:
         """A web instance gets a fixed loopback port from the port_range setting, and one for each of
         `extra_ports`."""
         import docker  # imported here: slow to import, and most commands never start a container
@@ -134,6 +130,7 @@ class DockerLocal:
             try:
                 container = client().containers.create(**spec.container_spec(
                     app, process, number, release, self.owner, host_port, resources, extra))
+                _join(container, networks)
                 container.start()
             except docker.errors.APIError as e:
                 if container is not None:
@@ -175,12 +172,13 @@ class DockerLocal:
             network.remove()
 
     def run_once(self, app: str, release, command: str, timeout: float,
-                 resources: dict | None = None) -> tuple[int, str]:
+                 resources: dict | None = None, networks: tuple[str, ...] = ()) -> tuple[int, str]:
         import requests  # imported here: see start()
 
         _ensure_network(app)
         container = client().containers.create(**spec.one_off_spec(app, release, command, self.owner, resources))
         try:
+            _join(container, networks)
             container.start()
             try:
                 code = container.wait(timeout=timeout)["StatusCode"]
@@ -281,6 +279,19 @@ def _event(event: dict) -> InstanceEvent:
     return InstanceEvent(app=labels.get(spec.LABEL_APP), kind=event.get("Action", ""),
                          instance=f"{labels.get(spec.LABEL_PROCESS)}.{labels.get(spec.LABEL_INSTANCE)}",
                          engine_name=labels.get("name", ""))
+
+
+def seconds_since(started_at: str) -> float:
+    """Seconds since a time the engine gives (RFC 3339 with nanoseconds), like a container's StartedAt."""
+    when = datetime.datetime.fromisoformat(started_at[:26].rstrip("Z") + "+00:00")
+    return (datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()
+
+
+def _join(container, networks: tuple[str, ...]):
+    """Connect a created container to `networks` besides its app's own (a linked service's) before it starts, so
+    that it reaches them from its first moment (the engine takes only one network at create time)."""
+    for name in networks:
+        client().networks.get(name).connect(container)
 
 
 def _ensure_network(app: str):

@@ -80,8 +80,9 @@ def canary_weights(old: list[Backend], new: list[Backend], share: int) -> dict[B
 class Rollout:
     def __init__(self, app: str, release, settings, scheduler: Scheduler, route: Route, log: Log,
                  strategy: Strategy = Strategy(), resources: dict[str, dict] | None = None,
-                 extra_ports: tuple[str, ...] = ()):
+                 extra_ports: tuple[str, ...] = (), networks: tuple[str, ...] = ()):
         self.app = app
+        self.networks = networks  # networks every new instance joins besides the app's own (linked services)
         self.extra_ports = extra_ports  # container ports web instances publish besides the web port (7000/udp)
         self.release = release
         self.settings = settings
@@ -193,7 +194,7 @@ class Rollout:
     def _start(self, process: str, number: int) -> Instance:
         self.log(f"-----> Starting {process}.{number} ({self.release.label})")
         instance = self.scheduler.start(self.app, process, number, self.release, self.resources.get(process),
-                                        self.extra_ports)
+                                        self.extra_ports, self.networks)
         self.started.append(instance)
         health.wait_healthy(self.scheduler, instance, self.release.healthchecks.get(process, []),
                             self.settings.health_timeout, self.log)

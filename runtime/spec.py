@@ -15,6 +15,7 @@ LABEL_OWNER = "ponton.owner"  # the state dir of the ponton that runs it: its wa
 # AUDIT_WRITE, SETFCAP, SETPCAP and FSETID are gone). No mounts at all: never the engine's socket, never a host path.
 CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"]
 ISOLATION = {"security_opt": ["no-new-privileges"], "cap_drop": ["ALL"], "cap_add": CAPABILITIES}
+LOG_CONFIG = {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}}  # `ponton logs` reads json-file
 
 
 def network_name(app: str) -> str:
@@ -46,7 +47,7 @@ def container_spec(app: str, process: str, number: int, release, owner: str, hos
         # An init as PID 1 (the engine's docker-init, tini) passes SIGTERM on: the kernel gives a PID 1 no default
         # signal action, so an app that installs no handler would ignore the stop and wait for SIGKILL.
         "init": True,
-        "log_config": {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}},
+        "log_config": LOG_CONFIG,
         **ISOLATION,
         **(resources or {}),
     }

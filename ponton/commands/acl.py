@@ -15,7 +15,7 @@ def add(p, app, user):
     """Let USER use APP: deploy, configure, scale, read its config and logs (not destroy, rename or grant)."""
     p.state.require_user(key_name(user))
     with p.locked(app):
-        if p.state.app(app)["owner"] == user:
+        if p.state.app(app).owner == user:
             raise InvalidInput(f"{user} owns app {app} already")
         if user in p.state.granted(app):
             click.echo(f"-----> {user} has access to {app} already")
@@ -45,7 +45,7 @@ def remove(p, app, user):
 @pass_ponton
 def list_(p, app, fmt):
     """Who may use APP: its owner and the users granted access (admins may use every app)."""
-    owner = p.state.app(app)["owner"]
+    owner = p.state.app(app).owner
     rows = ([{"user": owner, "access": "owner"}] if owner else []) + [
         {"user": user, "access": "granted"} for user in p.state.granted(app)]
     text = table([list(r.values()) for r in rows], ["user", "access"]) if rows else f"{app}: admins only"

@@ -46,19 +46,19 @@ def list_apps(p, fmt):
 @pass_ponton
 def info(p, app, fmt):
     """Show APP's URL, domains, current release, scale and state."""
-    row = p.state.app(app)
+    record = p.state.app(app)
     current = p.state.current_release(app)
     data = {
         "name": app,
         "url": p.url(app),
         "domains": p.domains(app),
-        "created": when(row["created"]),
-        "owner": row["owner"],
+        "created": when(record.created),
+        "owner": record.owner,
         "release": current.label if current else None,
         "source": current.source if current else None,
         "deployed": when(current.created) if current else None,
         "formation": p.state.formation(app),
-        "state": "stopped" if row["stopped"] else ("running" if current else "not deployed"),
+        "state": "stopped" if record.stopped else ("running" if current else "not deployed"),
     }
     text = table([[k, ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else
                    " ".join(v) if isinstance(v, list) else v or "-"] for k, v in data.items()], ["field", "value"])

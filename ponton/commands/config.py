@@ -13,7 +13,7 @@ no_restart_option = click.option(
 )
 
 
-def _change(p, app, config: dict[str, str], description: str, no_restart: bool):
+def change(p, app, config: dict[str, str], description: str, no_restart: bool = False):
     """Record the new config and roll it out; if the rollout fails, the previous config is put back."""
     previous = p.state.config(app)
     if config == previous:
@@ -41,7 +41,7 @@ def set_(p, app, pairs, encoded, no_restart):
     changes = validate.config_pairs(pairs, encoded)
     with p.locked(app):
         config = {**p.state.config(app), **changes}
-        _change(p, app, config, f"Set {', '.join(changes)}", no_restart)
+        change(p, app, config, f"Set {', '.join(changes)}", no_restart)
 
 
 @click.command("config:unset")
@@ -58,7 +58,7 @@ def unset(p, app, keys, no_restart):
         if missing:
             raise NotFound(f"app {app} has no config {', '.join(missing)}")
         remaining = {k: v for k, v in config.items() if k not in keys}
-        _change(p, app, remaining, f"Unset {', '.join(keys)}", no_restart)
+        change(p, app, remaining, f"Unset {', '.join(keys)}", no_restart)
 
 
 @click.command("config:get")

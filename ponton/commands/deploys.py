@@ -43,16 +43,16 @@ def set_(p, app, key, value):
 @pass_ponton
 def report(p, app, fmt):
     """Show APP's deploy strategy, its knobs, and a canary or standby in progress."""
-    row = p.state.app(app)
+    record = p.state.app(app)
     strategy = deploy.strategy_of(p, app)
     data = {k.replace("_", "-"): v for k, v in dataclasses.asdict(strategy).items()}
     data["strategy"] = data.pop("name")
     data["canary-steps"] = ",".join(map(str, strategy.canary_steps)) or None
-    data["canary"] = f"v{row['canary_version']}" if row["canary_version"] else None
-    data["canary-share"] = strategy.canary_share(row["canary_until"], time.time()) if row["canary_version"] else None
-    data["canary-promotes-at"] = when(row["canary_until"]) if row["canary_until"] else None
-    data["standby"] = f"v{row['standby_version']}" if row["standby_version"] else None
-    data["standby-until"] = when(row["standby_until"]) if row["standby_until"] else None
+    data["canary"] = f"v{record.canary_version}" if record.canary_version else None
+    data["canary-share"] = strategy.canary_share(record.canary_until, time.time()) if record.canary_version else None
+    data["canary-promotes-at"] = when(record.canary_until) if record.canary_until else None
+    data["standby"] = f"v{record.standby_version}" if record.standby_version else None
+    data["standby-until"] = when(record.standby_until) if record.standby_until else None
     emit(fmt, data, table([[k, "-" if v is None else v] for k, v in data.items()], ["setting", "value"]))
 
 

@@ -67,7 +67,7 @@ def report(p, app, fmt):
 def set_global(p, domain):
     """Serve every app at APP.DOMAIN."""
     domain = validate.domain(domain)
-    clashes = [d for row in p.state.apps() for d in p.state.domains(row["name"]) if validate.is_under(d, domain)]
+    clashes = [d for other in p.state.apps() for d in p.state.domains(other.name) if validate.is_under(d, domain)]
     if clashes:
         raise InvalidInput(f"custom domains {', '.join(clashes)} would clash with the APP.{domain} names: remove them")
     previous = p.state.setting("domain", None)
@@ -81,10 +81,10 @@ def set_global(p, domain):
                 routing.reroute(p, app)
 
     with undone_on_failure(undo):
-        for row in p.state.apps():
-            with p.locked(row["name"]):
-                routing.reroute(p, row["name"])
-            rerouted.append(row["name"])
+        for app in p.state.apps():
+            with p.locked(app.name):
+                routing.reroute(p, app.name)
+            rerouted.append(app.name)
         routing.route_web(p)  # ponton.DOMAIN moves too
     click.echo(f"-----> Apps are now served at APP.{domain}")
 

@@ -14,12 +14,12 @@ def events(p, app, num, fmt):
     """List APP's latest events, oldest first: when, who, what."""
     rows = [
         {
-            "time": when(row["time"]),
-            "user": row["user"],
-            "kind": row["kind"],
-            "message": row["message"],
+            "time": when(event.time),
+            "user": event.user,
+            "kind": event.kind,
+            "message": event.message,
         }
-        for row in p.state.events(app, num)
+        for event in p.state.events(app, num)
     ]
     emit(fmt, rows, table([list(r.values()) for r in rows], ["time", "user", "kind", "message"]) if rows else "no events")
 

@@ -3,6 +3,7 @@
 import click
 
 from ponton.core.errors import InvalidInput, NotFound
+from ponton.core.state import LetsEncrypt
 from ponton.core.undo import undone_on_failure
 from ponton.features import certs, letsencrypt, portmaps
 from ponton.output import app_argument, emit, format_option, pass_ponton, table, when
@@ -68,7 +69,7 @@ def disable(p, app):
 @pass_ponton
 def list_(p, fmt):
     """List the apps with Let's Encrypt: expiry, status, the last error and the next retry."""
-    data = [status(p, row) for row in p.state.letsencrypt_apps()]
+    data = [status(p, issuance) for issuance in p.state.letsencrypt_apps()]
     rows = [[d["app"], d["status"], d["expires"] or "-", d["days_left"] if d["expires"] else "-",
              d["retry_at"] or "-", d["error"] or "-"] for d in data]
     text = table(rows, ["app", "status", "expires", "days left", "next try", "last error"]) if data else \
@@ -76,17 +77,17 @@ def list_(p, fmt):
     emit(fmt, data, text)
 
 
-def status(p, row) -> dict:
+def status(p, issuance: LetsEncrypt) -> dict:
     """One app's Let's Encrypt status, as letsencrypt:list and `ponton report` show it."""
-    certificate = certs.installed(p.settings.state_dir, row["app"])
+    certificate = certs.installed(p.settings.state_dir, issuance.app)
     return {
-        "app": row["app"],
-        "status": row["status"],
+        "app": issuance.app,
+        "status": issuance.status,
         "expires": when(certificate.not_after.timestamp()) if certificate else None,
         "days_left": int(certificate.days_left()) if certificate else None,
-        "error": row["last_error"],
-        "failures": row["failures"],
-        "retry_at": when(row["retry_after"]) if row["retry_after"] else None,
+        "error": issuance.last_error,
+        "failures": issuance.failures,
+        "retry_at": when(issuance.retry_after) if issuance.retry_after else None,
     }
 
 

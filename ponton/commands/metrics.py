@@ -39,7 +39,7 @@ def metrics(p, app, window, fmt):
 def history(p, app, minutes, fmt):
     """Show APP's requests per second, latency (p50, p99), CPU and memory over the last --minutes, one sample
     each web_sample_interval seconds, as the dashboard plots them (`ponton web` takes the samples)."""
-    created = p.state.app(app)["created"]
+    created = p.state.app(app).created
     points = app_history.history(p.settings, app, max(created, time.time() - minutes * 60))
     rows = [[when(r["time"]), f"{r['rps']:g}", _ms(r["p50_ms"]), _ms(r["p99_ms"]), _percent(r["cpu_percent"]),
              _memory(r["memory_bytes"], None), r["instances"]] for r in points]

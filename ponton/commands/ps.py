@@ -46,7 +46,7 @@ def report(p, app, fmt):
         rows.append({
             "instance": instance.name,
             "release": f"v{instance.release}",
-            "state": status["status"] if status else instance.status,
+            "state": status.status if status else instance.status,
             "health": _health(instance) if instance.process == "web" else "-",
             "uptime": _duration(instance.uptime) if instance.running else "-",
             "restarts": instance.restarts,
@@ -63,7 +63,7 @@ OOM_EVENT = re.compile(r"ran out of memory \(container (\S+);")  # the watchdog'
 
 def oom_containers(events) -> set[str]:
     """Names of the containers the watchdog saw the kernel kill for their memory (the engine's `oom` events)."""
-    return {m[1] for row in events if row["kind"] == "oom" and (m := OOM_EVENT.search(row["message"]))}
+    return {m[1] for event in events if event.kind == "oom" and (m := OOM_EVENT.search(event.message))}
 
 
 def last_exit(instance, ooms: set[str]) -> str:
@@ -155,7 +155,7 @@ def retire_instances(p, app, stops):
 
 def _set_stopped(p, app, stopped: bool) -> bool:
     """Record and converge to stopped or started; if that fails, the app is recorded as it was."""
-    previous = p.state.app(app)["stopped"]
+    previous = p.state.app(app).stopped
     p.state.set_stopped(app, stopped)
     with undone_on_failure(lambda: p.state.set_stopped(app, previous)):
         return deploy.converge(p, app)

@@ -35,7 +35,7 @@ def report(p, user, fmt):
         p.state.require_user(key_name(user))
         names = [user]
     else:
-        names = [row["name"] for row in p.state.users()] if access.is_admin(p) else [p.remote_user]
+        names = [user.name for user in p.state.users()] if access.is_admin(p) else [p.remote_user]
     rows = []
     for name in names:
         limits, used = quota.limits(p, name), quota.usage(p, name)

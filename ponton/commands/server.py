@@ -38,11 +38,14 @@ def report(p, fmt):
         "engine": engine_status,
         "nginx": _nginx_status(p),
         "watchdog": watchdog_status,
-        "apps": [_app_summary(p, row["name"]) for row in p.state.apps()],
+        "apps": [_app_summary(p, app.name) for app in p.state.apps()],
     }
+    for sections in p.hooks.report_sections(settings=p.settings):  # the plugins' own (backing services)
+        data.update(sections)
     lines = [f"{key}: {data[key]}" for key in ("engine", "nginx", "watchdog")]
-    if data["apps"]:
-        lines += ["", table([list(a.values()) for a in data["apps"]], list(data["apps"][0]))]
+    for section in [key for key in data if key not in ("engine", "nginx", "watchdog")]:
+        if data[section]:
+            lines += ["", table([list(row.values()) for row in data[section]], list(data[section][0]))]
     emit(fmt, data, "\n".join(lines))
 
 
@@ -53,15 +56,15 @@ def _app_summary(p, app: str) -> dict:
         running = sum(i.running for i in p.scheduler.instances(app))
     except Exception:  # engine down: already reported above
         running = "?"
-    problems = [f"{k}: {v['status']}" for k, v in p.state.instance_statuses(app).items()]
+    problems = [f"{k}: {v.status}" for k, v in p.state.instance_statuses(app).items()]
     letsencrypt = p.state.letsencrypt(app)
-    if letsencrypt is not None and letsencrypt["status"] == "failed":
-        problems.append(f"letsencrypt: failed ({letsencrypt['last_error']})")
+    if letsencrypt is not None and letsencrypt.status == "failed":
+        problems.append(f"letsencrypt: failed ({letsencrypt.last_error})")
     problems = ", ".join(problems)
     return {
         "app": app,
         "release": release.label if release else "-",
-        "state": "stopped" if p.state.app(app)["stopped"] else "running",
+        "state": "stopped" if p.state.app(app).stopped else "running",
         "instances": f"{running}/{wanted}",
         "problems": problems or "-",
     }

@@ -38,8 +38,8 @@ def add(p, name, role):
 @pass_ponton
 def list_keys(p, fmt):
     """List the allowed keys: user name, role and fingerprint."""
-    rows = [{"name": row["name"], "role": p.state.role(row["name"]), "fingerprint": row["fingerprint"]}
-            for row in p.state.ssh_keys()]
+    rows = [{"name": key.name, "role": p.state.role(key.name), "fingerprint": key.fingerprint}
+            for key in p.state.ssh_keys()]
     emit(fmt, rows, table([list(r.values()) for r in rows], ["name", "role", "fingerprint"]) if rows else "no keys yet")
 
 
@@ -48,9 +48,8 @@ def list_keys(p, fmt):
 @pass_ponton
 def remove(p, name):
     """Remove every key added as NAME, and their API tokens and dashboard sessions."""
-    with p.state.transaction():
-        p.state.remove_ssh_keys(sshkeys.key_name(name))
-        p.state.remove_user_tokens(name)
+    name = sshkeys.key_name(name)
+    p.state.atomically(lambda: (p.state.remove_ssh_keys(name), p.state.remove_user_tokens(name)))
     _write(p)
     click.echo(f"-----> Removed the keys of {name}")
 

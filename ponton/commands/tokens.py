@@ -31,8 +31,8 @@ def create(p, name, days, for_user, fmt):
 @pass_ponton
 def list_tokens(p, fmt):
     """List your API tokens (an admin sees everyone's): name, user, created, expires; never the secret."""
-    rows = [{"name": row["name"], "user": row["user"], "created": when(row["created"]), "expires": when(row["expires"])}
-            for row in tokens.listing(p)]
+    rows = [{"name": t.name, "user": t.user, "created": when(t.created), "expires": when(t.expires)}
+            for t in tokens.listing(p)]
     text = table([[r["name"], r["user"] or "(server)", r["created"], r["expires"]] for r in rows],
                  ["name", "user", "created", "expires"]) if rows else "no tokens: ponton tokens:create NAME"
     emit(fmt, rows, text)

@@ -78,3 +78,23 @@ def web_update(settings, domain, port, tls):
 @hookspec
 def post_deploy(settings, app, release):
     """Called after `release` of `app` rolled out successfully."""
+
+
+@hookspec
+def app_networks(settings, app):
+    """Return the names of networks, besides its own, that every container of `app` joins before it starts
+    (instances and one-off containers alike): those of the backing services linked to it."""
+
+
+@hookspec
+def watchdog_round(settings, log):
+    """Called by the watchdog every round (every interval, and at once when the engine is back), in a thread of
+    its own and never twice at a time: bring what the plugin runs to its recorded state and run what is due (a
+    backing service's container and health, its scheduled backups). `log(line)` writes to the watchdog's journal.
+    May take long; one thing's trouble must not stop the others (the watchdog logs what it raises)."""
+
+
+@hookspec
+def report_sections(settings):
+    """Return {SECTION: [ROW, ...]} (each ROW a dict of the same keys) for `ponton report`: what the plugin runs
+    and what is wrong with it (a failed backup)."""

@@ -107,9 +107,10 @@ class Scheduler(Protocol):
         """Every instance this ponton runs, by app (apps that no longer exist included: orphans)."""
 
     def start(self, app: str, process: str, number: int, release, resources: dict | None = None,
-              extra_ports: tuple[str, ...] = ()) -> Instance:
+              extra_ports: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> Instance:
         """Start one instance of `release` (a core.state.Release) and return it, running (not yet healthy). A
-        web instance publishes its web port, and each of `extra_ports` (container ports like 7000/udp)."""
+        web instance publishes its web port, and each of `extra_ports` (container ports like 7000/udp). It is on
+        `networks` too, besides the app's own, from its start (those of the backing services linked to the app)."""
 
     def stop(self, instance: Instance, timeout: float):
         """SIGTERM, then SIGKILL after `timeout` seconds; one already removed counts as stopped."""
@@ -124,8 +125,9 @@ class Scheduler(Protocol):
         """Remove the app's own network (its instances removed first)."""
 
     def run_once(self, app: str, release, command: str, timeout: float,
-                 resources: dict | None = None) -> tuple[int, str]:
-        """Run `command` once in the release's image and environment: (exit code, output); 124 on a timeout."""
+                 resources: dict | None = None, networks: tuple[str, ...] = ()) -> tuple[int, str]:
+        """Run `command` once in the release's image and environment, on `networks` too as `start` puts an
+        instance: (exit code, output); 124 on a timeout."""
 
     def usage(self, instance: Instance, sample: bool = False) -> dict:
         """cpu_seconds, memory (bytes in use), memory_limit (None: none), and with `sample` cpu_percent (of one

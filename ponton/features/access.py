@@ -36,6 +36,15 @@ APP_PARAMS = ("app", "old")  # apps:rename OLD NEW acts on OLD
 # These create the app they name if it does not exist (for the user who asks): the only ones a user may run on an
 # app that does not exist. Any other would find, by the time it reads the app, one someone else created meanwhile.
 CREATES = {"git:from-archive", "git:from-image", "git-receive-pack"}
+# A plugin's command that acts on something of its own (a backing service, whose owner and users it knows) checks
+# that itself, under that thing's lock, with `is_admin` and the state's owners and grants: marked with
+# `checks_own_access`, any user may run it as far as this module goes, and an APP argument it has is checked here.
+OWN_CHECK = "ponton_checks_own_access"
+
+
+def checks_own_access(command: click.Command) -> click.Command:
+    setattr(command, OWN_CHECK, True)
+    return command
 
 
 def guard(command: click.Command) -> click.Command:
@@ -47,7 +56,8 @@ def guard(command: click.Command) -> click.Command:
     @functools.wraps(callback)
     def guarded(*args, **params):
         p = click.get_current_context().ensure_object(Ponton)
-        p.recheck = lambda: check(p, command.name, params)  # once Ponton.locked holds the app's lock
+        own = getattr(command, OWN_CHECK, False)
+        p.recheck = lambda: check(p, command.name, params, own)  # once Ponton.locked holds the app's lock
         p.recheck()
         return callback(*args, **params)
 
@@ -56,15 +66,16 @@ def guard(command: click.Command) -> click.Command:
     return command
 
 
-def check(p, command: str, params: dict):
-    """Raise AccessDenied unless the acting user may run `command` with `params` (the parsed arguments)."""
+def check(p, command: str, params: dict, own: bool = False):
+    """Raise AccessDenied unless the acting user may run `command` with `params` (the parsed arguments); `own`:
+    the command checks what else it acts on itself (checks_own_access)."""
     user = p.remote_user
     if user is None or command in INTERNAL or is_admin(p):
         return
     if params.get(FOR_PARAM):
         deny(p, None, f"{command} --for USER is for admins only")
     app = next((params[name] for name in APP_PARAMS if params.get(name)), None)
-    if command in OPEN:
+    if command in OPEN or (own and app is None):
         return
     if app is None or command in ADMIN_ONLY:
         deny(p, app, f"{command} is for admins only")
@@ -73,7 +84,7 @@ def check(p, command: str, params: dict):
             return  # it creates the app for this user, under the app's lock, where it is checked again
         raise NotFound(f"app {app} does not exist")
     if command in OWNER_ONLY:
-        if p.state.app(app)["owner"] != user:
+        if p.state.app(app).owner != user:
             deny(p, app, f"only the owner of app {app} or an admin may run {command} (user {user})")
     elif not p.state.has_access(app, user):
         deny(p, app, f"user {user} has no access to app {app} ({command})")
@@ -92,7 +103,7 @@ def is_admin(p) -> bool:
 
 def visible_apps(p) -> list[str]:
     """The apps the acting user may see: every app for an admin, else the owned and granted ones."""
-    names = [row["name"] for row in p.state.apps()]
+    names = [app.name for app in p.state.apps()]
     if is_admin(p):
         return names
     return [name for name in names if p.state.has_access(name, p.remote_user)]

@@ -72,9 +72,9 @@ class Collector:
     def _apps(self) -> set[str]:
         state = State(self.settings.state_dir)  # its own connection: scrapes run in the HTTP server's threads
         try:
-            return {row["name"] for row in state.apps()}
+            return {app.name for app in state.apps()}
         finally:
-            state.db.close()
+            state.close()
 
     def _forget(self, apps: set[str]):
         """Drop what we kept of apps that no longer exist (destroyed, renamed): their series end with them."""

@@ -46,9 +46,9 @@ class Sampler:
         seconds, self.last = now - self.last, now
         state = State(self.settings.state_dir)  # its own connection: samples are taken in a thread of their own
         try:
-            apps = [row["name"] for row in state.apps()]
+            apps = [app.name for app in state.apps()]
         finally:
-            state.db.close()
+            state.close()
         found = self.scheduler.owned_instances()
         rows, cpu = [], {}
         for app in apps:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ponton.core.errors import InvalidInput, PontonError
+from ponton.core.state import LetsEncrypt
 from ponton.features import certs
 
 SERVERS = {  # short names for letsencrypt:set --global server
@@ -47,11 +48,11 @@ def check_global(key: str, value: str) -> str:
     return value
 
 
-def due(row, certificate: certs.Certificate | None, now: float | None = None) -> bool:
+def due(issuance: LetsEncrypt, certificate: certs.Certificate | None, now: float | None = None) -> bool:
     """Whether the watchdog should (re)issue now: no certificate yet or within RENEW_DAYS of expiry, and not
     backing off after a failure."""
     now = time.time() if now is None else now
-    if now < row["retry_after"]:
+    if now < issuance.retry_after:
         return False
     return certificate is None or certificate.days_left() < RENEW_DAYS
 

@@ -73,7 +73,7 @@ def parse_all(texts: tuple[str, ...]) -> list[Mapping]:
 
 
 def of_app(p, app: str) -> list[Mapping]:
-    return [Mapping(row["scheme"], row["host_port"], row["container_port"]) for row in p.state.ports(app)]
+    return [Mapping(port.scheme, port.host_port, port.container_port) for port in p.state.ports(app)]
 
 
 def published(p, app: str) -> tuple[str, ...]:
@@ -93,7 +93,7 @@ def check_available(p, app: str, mapping: Mapping):
     if low <= port <= high:
         raise InvalidInput(f"host port {port} is in {low}-{high} (setting port_range), where ponton publishes "
                            "containers: choose another")
-    holder = next((row["app"] for row in p.state.ports() if (row["host_port"], row["protocol"]) == (port, protocol)),
+    holder = next((mapped.app for mapped in p.state.ports() if (mapped.host_port, mapped.protocol) == (port, protocol)),
                   None)
     if holder is not None:
         whose = f"app {holder}" if holder == app or holder in access.visible_apps(p) else "another app"

@@ -1,4 +1,5 @@
-"""Quotas per user: how many apps they may own, and how many instances their apps may run in all.
+"""Quotas per user: how many apps they may own, and how many instances their apps may run in all. A backing
+service (plugins/services) is one container of its owner's, and counts as one instance.
 
 An admin sets them (`quota:set USER apps=N instances=M`); a key never set falls back to the server default, the
 setting `default_quota`, written the same way ("apps=5 instances=10"; empty: no limit). Admins, and apps without
@@ -47,16 +48,20 @@ def limits(p, user: str) -> dict[str, int | None]:
 
 def usage(p, user: str) -> dict[str, int]:
     apps = p.state.owned_apps(user)
-    return {"apps": len(apps), "instances": sum(sum(p.state.formation(app).values()) for app in apps)}
+    instances = sum(sum(p.state.formation(app).values()) for app in apps) + len(p.state.owned_services(user))
+    return {"apps": len(apps), "instances": instances}
 
 
 def create_app(p, app: str, owner: str | None):
     """Create `app` for `owner` if it fits their quota: counted and inserted in one transaction, so that creates
     running at once cannot each count the same free place."""
-    with p.state.transaction():
+    def create() -> str | None:
         excess = _new_app_excess(p, owner)
         if excess is None:
             p.state.create_app(app, owner=owner)
+        return excess
+
+    excess = p.state.atomically(create)
     if excess is not None:
         access.deny(p, None, excess)  # out of the transaction, so that what deny records stays
 
@@ -64,12 +69,29 @@ def create_app(p, app: str, owner: str | None):
 def set_formation(p, app: str, counts: dict[str, int]):
     """Give `app` the formation `counts` if it fits its owner's instances quota, checked and stored in one
     transaction (two apps of one owner scaled at once cannot each take the last free instances)."""
-    with p.state.transaction():
+    def scale() -> str | None:
         excess = _instances_excess(p, app, counts)
         if excess is None:
             p.state.set_formation(app, counts)
+        return excess
+
+    excess = p.state.atomically(scale)
     if excess is not None:
         access.deny(p, app, excess)
+
+
+def create_service(p, kind: str, name: str, owner: str | None, password: str, backup_keep: int):
+    """Record the service `name` of `kind` for `owner` if one more instance fits their quota: counted and
+    inserted in one transaction, as create_app does."""
+    def create() -> str | None:
+        excess = _adding_excess(p, owner, {"instances": 1})
+        if excess is None:
+            p.state.create_service(kind, name, owner, password, backup_keep)
+        return excess
+
+    excess = p.state.atomically(create)
+    if excess is not None:
+        access.deny(p, None, excess)
 
 
 def check_new_app(p, owner: str | None):
@@ -87,18 +109,23 @@ def check_instances(p, app: str, counts: dict[str, int]):
 
 
 def _new_app_excess(p, owner: str | None) -> str | None:
-    """Why a new app would take `owner` over a quota, or None if it fits."""
+    """Why a new app (which runs one web instance) would take `owner` over a quota, or None if it fits."""
+    return _adding_excess(p, owner, {"apps": 1, "instances": 1})
+
+
+def _adding_excess(p, owner: str | None, adding: dict[str, int]) -> str | None:
+    """Why `adding` (quota key -> how many more) would take `owner` over a quota, or None if it fits."""
     if not _limited(p, owner):
         return None
     allowed, used = limits(p, owner), usage(p, owner)
     for key in KEYS:
-        if allowed[key] is not None and used[key] + 1 > allowed[key]:
+        if allowed[key] is not None and used[key] + adding.get(key, 0) > allowed[key]:
             return f"quota: {owner} may have at most {allowed[key]} {key} and has {used[key]}"
     return None
 
 
 def _instances_excess(p, app: str, counts: dict[str, int]) -> str | None:
-    owner = p.state.app(app)["owner"]
+    owner = p.state.app(app).owner
     if not _limited(p, owner):
         return None
     allowed, used = limits(p, owner)["instances"], usage(p, owner)["instances"]

@@ -63,7 +63,7 @@ def create(p, name: str, days: int, for_user: str | None) -> tuple[str, float]:
 def listing(p) -> list:
     """The API tokens the acting user may see: their own; every one for an admin."""
     rows = p.state.tokens(API)
-    return rows if access.is_admin(p) else [row for row in rows if row["user"] == p.remote_user]
+    return rows if access.is_admin(p) else [token for token in rows if token.user == p.remote_user]
 
 
 def revoke(p, name: str, for_user: str | None):
@@ -79,8 +79,8 @@ def holder(p, kind: str, secret: str, take: bool = False) -> Holder | None:
     """Who `secret` lets in, if it is a live secret of `kind`; `take` uses it up (a login link, a logout)."""
     if not secret or len(secret) > MAX_LENGTH or not secret.startswith(PREFIX):
         return None
-    row = p.state.token(kind, digest(secret), take=take)
-    return None if row is None else Holder(row["user"], kind, row["name"], row["expires"])
+    found = (p.state.take_token if take else p.state.token)(kind, digest(secret))
+    return None if found is None else Holder(found.user, kind, found.name, found.expires)
 
 
 def start_session(p, user: str | None) -> str:

@@ -33,14 +33,14 @@ def renew_letsencrypt(p: Ponton, app: str) -> certs.Certificate:
     values = letsencrypt.global_settings(p.state)
     if not values["email"]:
         raise InvalidInput("set the account email first: `ponton letsencrypt:set --global email you@example.com`")
-    row = p.state.letsencrypt(app)
+    issuance = p.state.letsencrypt(app)
     domains = p.domains(app)
     try:
         pair = letsencrypt.issue(p.settings, values["server"], values["email"], domains)
         certificate = certs.check(*pair, domains)
         install(p, app, pair)
     except PontonError as e:
-        failures = (row["failures"] if row else 0) + 1
+        failures = (issuance.failures if issuance else 0) + 1
         delay = letsencrypt.backoff(failures)
         p.state.set_letsencrypt(app, "failed", str(e), failures, time.time() + delay)
         p.event(app, "letsencrypt", f"issuing a certificate failed (next try in {delay:.0f}s): {e}")

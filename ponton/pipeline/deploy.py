@@ -77,7 +77,7 @@ def _run_once(p: Ponton, app: str, release: Release, step: str, command: str | N
         return
     p.log(f"-----> Running {step}: {command}")
     code, output = p.scheduler.run_once(app, release, command, p.settings.release_timeout,
-                                        resources.for_process(p, app, "run"))
+                                        resources.for_process(p, app, "run"), networks(p, app))
     for line in output.splitlines():
         p.log(f"       {line}")
     if code != 0:
@@ -184,7 +184,7 @@ def abort(p: Ponton, app: str):
 
 
 def _canary(p: Ponton, app: str) -> Release:
-    version = p.state.app(app)["canary_version"]
+    version = p.state.app(app).canary_version
     if version is None:
         raise InvalidInput(f"{app} has no canary in progress")
     return p.state.release(app, version)
@@ -203,17 +203,17 @@ def converge(p: Ponton, app: str, replace: bool = False, unhealthy: frozenset[st
 def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhealthy: frozenset[str] = frozenset(),
               strategy=None, canary_ok: bool = False, finish: Callable[[], None] | None = None):
 
-    row = p.state.app(app)
-    if row["canary_version"] is not None and not canary_ok:
-        raise InvalidInput(f"a canary (v{row['canary_version']}) is in progress: "
+    record = p.state.app(app)
+    if record.canary_version is not None and not canary_ok:
+        raise InvalidInput(f"a canary (v{record.canary_version}) is in progress: "
                            f"`ponton deploy:promote {app}` or `ponton deploy:abort {app}` first")
     strategy = strategy or strategy_of(p, app)
-    standby = row["standby_version"] if (row["standby_until"] or 0) > time.time() else None
+    standby = record.standby_version if (record.standby_until or 0) > time.time() else None
     rollout = Rollout(app, release, p.settings, p.scheduler,
                       lambda instances, weights: routing.route(p, app, instances, weights), p.log,
-                      strategy, resources.for_release(p, app, release), portmaps.published(p, app))
+                      strategy, resources.for_release(p, app, release), portmaps.published(p, app), networks(p, app))
     rollout.run(
-        {} if row["stopped"] else p.state.formation(app), replace, unhealthy,
+        {} if record.stopped else p.state.formation(app), replace, unhealthy,
         reuse=routing.identical(p, app, release),
         spare=frozenset() if standby is None else frozenset({standby}), finish=finish,
     )
@@ -221,9 +221,14 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
         retire.hand_over(app, rollout.pending)
     if strategy.name == "blue-green" and rollout.kept_old:
         p.state.set_standby(app, max(i.release for i in rollout.kept_old), time.time() + strategy.wait_to_retire)
-    elif row["standby_version"] is not None and standby is None:
+    elif record.standby_version is not None and standby is None:
         p.state.set_standby(app, None, None)  # its window closed: this rollout retired it
     return rollout
+
+
+def networks(p: Ponton, app: str) -> tuple[str, ...]:
+    """The networks the app's containers join besides their own, as the plugins say (linked backing services)."""
+    return tuple(sorted({name for names in p.hooks.app_networks(settings=p.settings, app=app) for name in names}))
 
 
 def remove_runtime(p: Ponton, app: str):

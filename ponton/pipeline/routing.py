@@ -34,13 +34,13 @@ def reroute(p: Ponton, app: str, starting: frozenset[str] = frozenset()):
     never a blue-green standby. Instances whose ids are in `starting` (restarted by the engine, not answering
     yet) are left out while another one serves."""
     current = p.state.current_release(app)
-    row = p.state.app(app)
-    canary = row["canary_version"]
+    record = p.state.app(app)
+    canary = record.canary_version
     web = [i for i in p.scheduler.instances(app) if i.process == WEB and i.port]
     serving = [i for i in web if current and i.release in identical(p, app, current)]
     serving = [i for i in serving if i.id not in starting] or serving
     trial = [i for i in web if canary is not None and i.release == canary]
-    share = strategy_of(p, app).canary_share(row["canary_until"], time.time())
+    share = strategy_of(p, app).canary_share(record.canary_until, time.time())
     route(p, app, serving + trial, canary_weights(serving, trial, share))
 
 

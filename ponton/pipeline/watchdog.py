@@ -11,6 +11,8 @@
 - When its own attempts fail, it backs off exponentially per app.
 - Apps are mended in parallel, each by one of HEALERS worker threads (one app never by two at once): mending
   one app takes as long as its rollout and health checks, and must not hold up another app's.
+- Each round, the plugins get theirs (`watchdog_round`: backing services' health and scheduled backups), in a
+  thread of its own, one at a time: a long backup holds up neither the apps nor the next round's start.
 """
 
 import concurrent.futures
@@ -50,6 +52,7 @@ class Watchdog:
         self._healing: set[str] = set()  # apps a healer has in hand
         self._again: set[str] = set()  # of those, the ones woken again meanwhile: mended once more after
         self._healing_lock = threading.Lock()
+        self._plugins_busy = threading.Lock()  # held while the plugins' round runs
         self.interval = interval
         self.owner = str(p.settings.state_dir)
         self.probe_failures: dict[str, int] = {}  # instance id -> failed health probes in a row
@@ -93,10 +96,21 @@ class Watchdog:
 
     def reconcile_all(self):
         self.p.state.set_setting("watchdog_heartbeat", f"{time.time():.0f} {os.getpid()}")
-        names = [row["name"] for row in self.p.state.apps()]
+        names = [app.name for app in self.p.state.apps()]
         for name in names:
             self.heal_soon(name)
         self._guarded(self.remove_orphans, set(names))
+        if self._plugins_busy.acquire(blocking=False):  # else the last one is still at it: it is not run twice
+            threading.Thread(target=self._plugins_round, daemon=True).start()
+
+    def _plugins_round(self):
+        try:
+            self._guarded(self.plugins_round)
+        finally:
+            self._plugins_busy.release()
+
+    def plugins_round(self):
+        self.p.hooks.watchdog_round(settings=self.settings, log=self.log)
 
     def heal_soon(self, app: str):
         """Have a healer reconcile `app`, without waiting for it; if one is at it already, once more after."""
@@ -127,10 +141,10 @@ class Watchdog:
             release = state.current_release(app)
             if release is None:
                 return
-            row = state.app(app)
-            if row["canary_version"] is not None:  # two releases serve on purpose: only step or promote
-                if row["canary_until"] and row["canary_until"] <= time.time():
-                    self.log(f"{app}: canary v{row['canary_version']} ran its time: promoting it")
+            record = state.app(app)
+            if record.canary_version is not None:  # two releases serve on purpose: only step or promote
+                if record.canary_until and record.canary_until <= time.time():
+                    self.log(f"{app}: canary v{record.canary_version} ran its time: promoting it")
                     deploy.promote(self.p, app)
                 else:
                     routing.reroute(self.p, app)  # its next step's share, once due (else nothing changes)
@@ -155,8 +169,8 @@ class Watchdog:
     def renew_certificate(self, app: str):
         """Renew the app's Let's Encrypt certificate when due (30 days before expiry; failures back off), under its
         lock. A failed renewal keeps the installed certificate and is recorded for letsencrypt:list."""
-        row = next((row for row in self.p.state.letsencrypt_apps() if row["app"] == app), None)
-        if row is None or not letsencrypt.due(row, certs.installed(self.p.settings.state_dir, app)):
+        issuance = next((i for i in self.p.state.letsencrypt_apps() if i.app == app), None)
+        if issuance is None or not letsencrypt.due(issuance, certs.installed(self.p.settings.state_dir, app)):
             return
         with app_lock(self.p.settings.state_dir, app, wait=False) as locked:
             if not locked:

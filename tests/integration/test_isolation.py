@@ -126,7 +126,7 @@ def test_no_tenant_claims_the_servers_address_or_the_global_domain(sandbox, tmp_
     # One an older ponton let him add still goes away.
     state = State(sandbox.root / "state")
     state.add_domain(his, "127.0.0.1")
-    state.db.close()
+    state.close()
     assert bob.ssh("domains:remove", his, "127.0.0.1").returncode == 0
     assert json.loads(sandbox.run("domains:report", his, "--format", "json").stdout) == [
         f"{his}.{sandbox.domain}", "www.bob.example"]

@@ -18,7 +18,7 @@ def p(tmp_path, monkeypatch):
     ponton.state.create_app("shop", owner="alice")
     ponton.state.create_app("admins-app")
     yield ponton
-    ponton.state.db.close()
+    ponton.state.close()
 
 
 def as_user(monkeypatch, user):
@@ -26,11 +26,11 @@ def as_user(monkeypatch, user):
 
 
 def denials(p, app):
-    return [row["message"] for row in p.state.events(app, 100) if row["kind"] == "denied"]
+    return [row.message for row in p.state.events(app, 100) if row.kind == "denied"]
 
 
 def test_first_user_is_admin_and_later_ones_are_users(p):
-    assert [(row["name"], row["role"]) for row in p.state.users()] == [
+    assert [(row.name, row.role) for row in p.state.users()] == [
         ("alice", "user"), ("bob", "user"), ("root-admin", "admin")]
 
 
@@ -131,8 +131,8 @@ def test_an_older_install_keeps_working(tmp_path):
     """Keys added before roles: the first is admin, and every user keeps access to the apps they could use."""
     import sqlite3
 
-    from ponton.core import state as state_module
     from ponton.core.state import State
+    from ponton.core.state import migrations as state_module
 
     path = tmp_path / "old"
     path.mkdir()
@@ -144,9 +144,9 @@ def test_an_older_install_keeps_working(tmp_path):
     db.commit()
     db.close()
     s = State(path)
-    assert [(row["name"], row["role"]) for row in s.users()] == [("dev", "user"), ("ops", "admin")]
-    assert s.app("old")["owner"] is None and s.granted("old") == ["dev"]
-    s.db.close()
+    assert [(row.name, row.role) for row in s.users()] == [("dev", "user"), ("ops", "admin")]
+    assert s.app("old").owner is None and s.granted("old") == ["dev"]
+    s.close()
 
 
 def test_only_commands_that_create_an_app_pass_for_one_that_does_not_exist(p, monkeypatch):

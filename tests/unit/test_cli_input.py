@@ -83,7 +83,7 @@ def world(tmp_path_factory):
     state.add_domain("blog", "taken.example.com")
     release = state.add_release("shop", "img", "img", CONFIG, {"web": ""}, {}, "Deploy image img")
     state.set_release_status("shop", release.version, "succeeded")
-    state.db.close()
+    state.close()
     return root
 
 

@@ -81,8 +81,8 @@ def template(tmp_path_factory) -> Path:
     release = state.add_release("shop", "img", "img", {"A": "1"}, {"web": ""}, {}, "Deploy image img")
     state.set_release_status("shop", release.version, "succeeded")
     state.set_setting("letsencrypt_server", "http://127.0.0.1:9/directory")  # refused at once, never the internet
-    state.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    state.db.close()
+    state.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    state.close()
     return root / "state"
 
 

@@ -18,6 +18,7 @@ errors are one line on stderr and a non-zero exit: 1 general, 2 invalid input, 3
 
 def render() -> str:
     cli._register_builtin_commands()
+    cli._load_plugin_commands(cli.cli)  # the plugins' commands (postgres:*, redis:*) are commands as well
     sections, topic = [INTRO], None
     # Each command's help as `ponton COMMAND --help` prints it: in the context of the group, whose settings (-h)
     # it inherits; click keeps a command's help option once made, so any other context would depend on test order.

@@ -1,4 +1,5 @@
-"""The command lines in docs/users.md and docs/metrics.md name real commands with options they accept."""
+"""The command lines in docs/users.md, docs/metrics.md and docs/services.md name real commands with options they
+accept."""
 
 import re
 import shlex
@@ -24,9 +25,10 @@ def examples(page: str) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("page", ["users.md", "metrics.md"])
+@pytest.mark.parametrize("page", ["users.md", "metrics.md", "services.md"])
 def test_every_example_parses(page):
     cli._register_builtin_commands()
+    cli._load_plugin_commands(cli.cli)  # postgres:*, redis:*
     found = examples(page)
     assert found
     for line in found:

@@ -22,6 +22,11 @@ LAYERS = [
 # Within the engines' layer, each package stands alone on the core: the builder never runs containers, the
 # scheduler never builds, a plugin knows only the hook API.
 SEPARATE = ("builder", "runtime", "plugins", "gitreceive")
+# A plugin knows ponton as a third party's would: the core (the hook API, state, settings, errors, locks) and
+# ponton.api, the one module of the face made for plugins (what their commands need: the decorators, access
+# checks, quotas, the config change and its roll, the isolation of containers). Plugins may share modules among
+# themselves (plugins/services). Nothing else: no feature, no pipeline, no other engine.
+PLUGIN_IMPORTS = ("ponton.core", "ponton.api", "plugins")
 
 
 def modules() -> dict[str, Path]:
@@ -73,7 +78,10 @@ def test_every_arrow_points_down_the_layers():
     wrong = []
     for name in MODULES:
         for target, line, _ in imports(name):
-            if layer(target) > layer(name):
+            if name.split(".")[0] == "plugins":
+                if not any(target == allowed or target.startswith(allowed + ".") for allowed in PLUGIN_IMPORTS):
+                    wrong.append(f"{name}:{line} imports {target}: plugins import only {', '.join(PLUGIN_IMPORTS)}")
+            elif layer(target) > layer(name):
                 wrong.append(f"{name}:{line} ({LAYERS[layer(name)][0]}) imports {target} ({LAYERS[layer(target)][0]})")
             elif layer(name) == layer(target) == 1 and name.split(".")[0] != target.split(".")[0]:
                 wrong.append(f"{name}:{line} imports {target}: {', '.join(SEPARATE)} import only the core")

@@ -47,11 +47,15 @@ def test_the_wheel_holds_every_file_of_the_packages(wheel):
 def test_the_files_the_code_loads_are_package_files():
     """The run-time resources named in the code, each a tracked package file (so the test above covers them)."""
     import plugins.nginx
+    import plugins.postgres
+    import plugins.redis
     from builder import stacks, templating
 
     nginx_templates = Path(plugins.nginx.__file__).parent.glob("*.j2")  # its PackageLoader's directory
-    loaded = [stacks.BASE_SCRIPT, *templating.TEMPLATES.rglob("*.j2"), *nginx_templates]
+    service_images = [path for kind in (plugins.postgres.KIND, plugins.redis.KIND) for path in kind.image_dir.iterdir()]
+    loaded = [stacks.BASE_SCRIPT, *templating.TEMPLATES.rglob("*.j2"), *nginx_templates, *service_images]
     names = {str(path.relative_to(ROOT)) for path in loaded}
     assert {"builder/templates/python.Dockerfile.j2", "builder/templates/stacks/python.Dockerfile.j2",
             "plugins/nginx/vhost.conf.j2", "builder/base-image.sh"} <= names
+    assert {"plugins/postgres/image/entrypoint.sh", "plugins/redis/image/Dockerfile.j2"} <= names
     assert names <= tracked_package_files()

@@ -8,7 +8,7 @@ import pytest
 from plugins.nginx.vhosts import render_stream, render_vhost
 from ponton.core.errors import InvalidInput
 from ponton.core.settings import Settings
-from ponton.core.state import Release
+from ponton.core.state import Port, Release
 from ponton.features import portmaps
 from ponton.features.proxysettings import AppProxy, PortRoute, Tls
 from runtime import spec
@@ -151,8 +151,7 @@ def test_routes_follow_the_web_backends_with_their_weights():
     old = FakeInstance(20001, {"7000/udp": 21001, "50051/tcp": 22001})  # old release
     canary = FakeInstance(20002, {"7000/udp": 21002, "50051/tcp": 22002})
     early = FakeInstance(20004, {})  # routed, but started before the port was added: nothing to route to
-    rows = [{"scheme": "udp", "host_port": 7000, "container_port": 7000},
-            {"scheme": "grpc", "host_port": 50051, "container_port": 50051}]
+    rows = [Port("shop", "udp", 7000, "udp", 7000), Port("shop", "grpc", 50051, "tcp", 50051)]
     udp, grpc = portmaps.routes(FakePonton(rows), "shop", [old, canary, early], {old: 4, canary: 1})
     assert (udp.scheme, udp.host_port, udp.backends, udp.weights) == (
         "udp", 7000, ("127.0.0.1:21001", "127.0.0.1:21002"), {"127.0.0.1:21001": 4, "127.0.0.1:21002": 1})

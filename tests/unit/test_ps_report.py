@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 from ponton.commands.ps import last_exit, oom_containers
+from ponton.core.state import Event
 from runtime.docker_local import Instance
 
 
@@ -13,14 +14,14 @@ def instance(name="app.web.1.abc123", status="running", restarts=1, exit_code=0,
 
 
 EVENTS = [
-    {"kind": "deploy", "message": "v1 (Deploy image x)"},
-    {"kind": "oom", "message": "web.1 ran out of memory (container app.web.1.abc123; the engine restarts it)"},
+    Event(1.0, "me", "deploy", "v1 (Deploy image x)"),
+    Event(2.0, "watchdog", "oom", "web.1 ran out of memory (container app.web.1.abc123; the engine restarts it)"),
 ]
 
 
 def test_recorded_oom_containers():
     assert oom_containers(EVENTS) == {"app.web.1.abc123"}
-    assert oom_containers([{"kind": "deploy", "message": "ran out of memory (container x; ...)"}]) == set()
+    assert oom_containers([Event(1.0, "me", "deploy", "ran out of memory (container x; ...)")]) == set()
 
 
 def test_never_stopped():

@@ -16,7 +16,7 @@ def p(tmp_path):
     ponton.state.add_ssh_key("admin", "fp0", "k0")
     ponton.state.add_ssh_key("alice", "fp1", "k1")
     yield ponton
-    ponton.state.db.close()
+    ponton.state.close()
 
 
 def test_parse():
@@ -59,7 +59,7 @@ def test_instances_count_every_app_of_the_owner(p):
     quota.check_instances(p, "a1", {"web": 2})
     with pytest.raises(AccessDenied, match="at most 3 instances in all, this would make 4"):
         quota.check_instances(p, "a1", {"worker": 2})
-    assert [row["kind"] for row in p.state.events("a1", 10)] == ["denied"]
+    assert [row.kind for row in p.state.events("a1", 10)] == ["denied"]
 
 
 def test_scaling_down_is_always_allowed(p):
@@ -82,7 +82,7 @@ def race(p, attempt, callers: int = 8) -> list[Exception | None]:
 
     def caller(n: int):
         ponton = Ponton(p.settings)
-        ponton.state.db.set_trace_callback(lambda sql: sql.startswith("BEGIN IMMEDIATE") and begun[n].set())
+        ponton.state.store.db.set_trace_callback(lambda sql: sql.startswith("BEGIN IMMEDIATE") and begun[n].set())
         opened.wait(timeout=30)
         go.wait(timeout=30)
         try:
@@ -90,17 +90,17 @@ def race(p, attempt, callers: int = 8) -> list[Exception | None]:
         except Exception as e:
             outcomes[n] = e
         finally:
-            ponton.state.db.close()
+            ponton.state.close()
 
     threads = [threading.Thread(target=caller, args=(n,)) for n in range(callers)]
     for thread in threads:
         thread.start()
     opened.wait(timeout=30)
     holder = State(p.settings.state_dir)
-    with holder.transaction():
+    with holder.store.transaction():
         go.set()
         assert all(event.wait(timeout=30) for event in begun), "every caller asks for the write lock"
-    holder.db.close()
+    holder.close()
     for thread in threads:
         thread.join(timeout=60)
     return outcomes

@@ -88,7 +88,7 @@ class FakeScheduler:
     def instances(self, app):
         return list(self.current)
 
-    def start(self, app, process, number, release, resources=None, extra_ports=()):
+    def start(self, app, process, number, release, resources=None, extra_ports=(), networks=()):
         self.started += 1
         instance = FakeInstance(f"new{self.started}", process, number, release.version, f"10.0.0.{self.started}",
                                 30000 + self.started, ports={"7000/udp": 31000 + self.started})

@@ -4,6 +4,7 @@ import pytest
 
 from gitreceive import ssh, sshkeys
 from ponton.core.errors import InvalidInput
+from ponton.core.state import SshKey
 
 COMMANDS = {"apps:list", "config:set"}
 
@@ -41,7 +42,7 @@ def test_refused(original, message):
 
 
 def test_authorized_keys_force_the_command_and_restrict_everything():
-    rows = [{"name": "alice", "key": "ssh-ed25519 AAAAC3Nza"}]
+    rows = [SshKey("SHA256:alice", "alice", "ssh-ed25519 AAAAC3Nza", 1.0)]
     lines = sshkeys.render(rows).splitlines()
     assert lines[0].startswith("#")
     assert lines[1].startswith('command="') and '",restrict ssh-ed25519 AAAAC3Nza alice' in lines[1]

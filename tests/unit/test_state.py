@@ -4,16 +4,16 @@ import sqlite3
 
 import pytest
 
-from ponton.core import state as state_module
 from ponton.core.errors import InvalidInput, NotFound
 from ponton.core.state import State
+from ponton.core.state import migrations as state_module
 
 
 @pytest.fixture
 def state(tmp_path):
     s = State(tmp_path / "state")
     yield s
-    s.db.close()
+    s.close()
 
 
 def add_release(state, app="app", image="img:1", config=None, status=None):
@@ -24,17 +24,17 @@ def add_release(state, app="app", image="img:1", config=None, status=None):
 
 
 def test_migrations_set_user_version_and_wal(tmp_path, state):
-    assert state.db.execute("PRAGMA user_version").fetchone()[0] == len(state_module.MIGRATIONS)
-    assert state.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert state.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert state.store.db.execute("PRAGMA user_version").fetchone()[0] == len(state_module.MIGRATIONS)
+    assert state.store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert state.store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert (tmp_path / "state" / "ponton.db").is_file()
 
 
 def test_reopening_keeps_data_and_version(tmp_path, state):
     state.create_app("app")
     again = State(tmp_path / "state")
-    assert [row["name"] for row in again.apps()] == ["app"]
-    assert again.db.execute("PRAGMA user_version").fetchone()[0] == len(state_module.MIGRATIONS)
+    assert [row.name for row in again.apps()] == ["app"]
+    assert again.store.db.execute("PRAGMA user_version").fetchone()[0] == len(state_module.MIGRATIONS)
 
 
 def test_migrates_an_old_database(tmp_path):
@@ -47,22 +47,25 @@ def test_migrates_an_old_database(tmp_path):
     db.commit()
     db.close()
     s = State(path)
-    assert s.db.execute("PRAGMA user_version").fetchone()[0] == len(state_module.MIGRATIONS)
-    assert s.app("old")["deploy_branch"] is None
+    assert s.store.db.execute("PRAGMA user_version").fetchone()[0] == len(state_module.MIGRATIONS)
+    assert s.app("old").deploy_branch is None
     s.add_event("old", "me", "kind", "message")
-    assert [row["message"] for row in s.events("old", 10)] == ["message"]
+    assert [row.message for row in s.events("old", 10)] == ["message"]
 
 
 def test_transaction_rolls_back_everything_on_error(state):
     state.create_app("app")
+
+    def change():
+        state.create_app("other")
+        state.replace_config("app", {"K": "V"})
+        raise RuntimeError("boom")
+
     with pytest.raises(RuntimeError):
-        with state.transaction() as db:
-            db.execute("INSERT INTO apps (name, created) VALUES ('other', 0)")
-            db.execute("INSERT INTO config VALUES (1, 'K', 'V')")
-            raise RuntimeError("boom")
-    assert [row["name"] for row in state.apps()] == ["app"]
+        state.atomically(change)
+    assert [row.name for row in state.apps()] == ["app"]
     assert state.config("app") == {}
-    assert not state.db.in_transaction
+    assert not state.store.db.in_transaction
 
 
 def test_failed_write_changes_nothing(state):
@@ -76,7 +79,7 @@ def test_failed_write_changes_nothing(state):
 def test_create_app_has_one_web_and_refuses_duplicates(state):
     state.create_app("app")
     assert state.formation("app") == {"web": 1}
-    assert state.app("app")["stopped"] == 0
+    assert state.app("app").stopped == 0
     with pytest.raises(InvalidInput, match="^app app already exists$"):
         state.create_app("app")
     assert len(state.apps()) == 1
@@ -155,7 +158,7 @@ def test_rename_onto_existing_app_is_refused(state):
         state.rename_app("a", "b")
     with pytest.raises(NotFound):
         state.rename_app("nope", "c")
-    assert [row["name"] for row in state.apps()] == ["a", "b"]
+    assert [row.name for row in state.apps()] == ["a", "b"]
 
 
 def test_delete_cascades(state):
@@ -169,11 +172,12 @@ def test_delete_cascades(state):
     state.set_deploy_setting("app", "strategy", "canary")
     state.replace_config("keep", {"K": "kept"})
     state.delete_app("app")
-    tables = [row[0] for row in state.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-              if any(column[1] == "app_id" for column in state.db.execute(f"PRAGMA table_info({row[0]})"))]
+    tables = [row[0] for row in state.store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+              if any(column[1] == "app_id" for column in state.store.db.execute(f"PRAGMA table_info({row[0]})"))]
     assert {"config", "formation", "domains", "releases", "events", "instance_status"} <= set(tables)
     for table in tables:
-        rows = state.db.execute(f"SELECT COUNT(*) FROM {table} WHERE app_id NOT IN (SELECT id FROM apps)").fetchone()
+        rows = state.store.db.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE app_id NOT IN (SELECT id FROM apps)").fetchone()
         assert rows[0] == 0, table
     assert state.config("keep") == {"K": "kept"}
     state.create_app("app")  # the name is free again, with a fresh history
@@ -195,13 +199,13 @@ def test_settings_and_events(state):
     state.create_app("app")
     for n in range(5):
         state.add_event("app", "me", "kind", f"m{n}")
-    assert [row["message"] for row in state.events("app", 3)] == ["m2", "m3", "m4"]
+    assert [row.message for row in state.events("app", 3)] == ["m2", "m3", "m4"]
 
 
 def test_instance_status_set_and_clear(state):
     state.create_app("app")
     state.set_instance_status("app", "web.1", "crash-looping", "exit 1")
-    assert {k: (v["status"], v["detail"]) for k, v in state.instance_statuses("app").items()} == {
+    assert {k: (v.status, v.detail) for k, v in state.instance_statuses("app").items()} == {
         "web.1": ("crash-looping", "exit 1")}
     state.set_instance_status("app", "web.1", None)
     assert state.instance_statuses("app") == {}

@@ -20,7 +20,7 @@ def state_dir(tmp_path, monkeypatch):
     p = Ponton(Settings(state_dir=tmp_path / "state"))
     for name, fingerprint in [("root-admin", "fp0"), ("alice", "fp1"), ("bob", "fp2")]:
         p.state.add_ssh_key(name, fingerprint, f"ssh-ed25519 {fingerprint}")
-    p.state.db.close()
+    p.state.close()
     return tmp_path / "state"
 
 
@@ -39,7 +39,7 @@ def holder(state_dir, secret, kind=tokens.API, take=False):
     try:
         return tokens.holder(p, kind, secret, take)
     finally:
-        p.state.db.close()
+        p.state.close()
 
 
 def test_a_token_is_printed_once_alone_on_its_last_line_and_stored_only_hashed(state_dir, capsys, monkeypatch):
@@ -114,7 +114,7 @@ def test_a_user_has_a_bounded_number_of_tokens(state_dir, capsys, monkeypatch):
         tokens.create(p, f"t{n}", 1, None)
     code, _, err = run(capsys, monkeypatch, "alice", "tokens:create", "one-more")
     assert code == 2 and "at most" in err
-    p.state.db.close()
+    p.state.close()
 
 
 def test_removing_a_users_keys_revokes_their_tokens(state_dir, capsys, monkeypatch):
