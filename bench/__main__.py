@@ -8,6 +8,7 @@ import sys
 import traceback
 
 from bench import (
+    autoscale,
     cli_latency,
     config_change,
     engine_restart,
@@ -72,6 +73,7 @@ def main() -> int:
                 _measure(report, "config change", config_change.run, box, app)
                 _measure(report, "rolling update pause", rolling_pause.run, box, app)
                 _measure(report, "restart of instances ignoring SIGTERM", stubborn_restart.run, box, app)
+                _measure(report, "autoscaling", autoscale.run, box, app)
                 _measure(report, "watchdog replacement", watchdog.run, box, app)
         with sandbox() as box:
             _pushes(report, box)

@@ -37,7 +37,7 @@ def watchdog_round(settings, log, kind: Kind):
                     _mend(p, kind, row.name)
                     _backup_if_due(p, kind, row.name)
         except Exception as e:  # the engine's errors too: the next round tries again
-            p.log(f"{kind.name} service {row['name']}: {type(e).__name__}: {api.one_line(str(e))}")
+            p.log(f"{kind.name} service {row.name}: {type(e).__name__}: {api.one_line(str(e))}")
 
 
 def _mend(p, kind: Kind, name: str):
@@ -65,7 +65,7 @@ def _backup_if_due(p, kind: Kind, name: str):
     now = time.time()
     if now < backups.next_due(row.backup_schedule, row.backup_from or row.created):
         return
-    p.log(f"{kind.name} service {name}: scheduled backup ({row['backup_schedule']})")
+    p.log(f"{kind.name} service {name}: scheduled backup ({row.backup_schedule})")
     try:
         # From now: a watchdog that was down for days takes one backup, not every one it missed.
         backups.take(p, kind, name, WATCHDOG, since=now)
@@ -89,8 +89,8 @@ def report(settings, kind: Kind) -> dict:
             status = "unknown"
         problems = [f"container {status}"] if status not in ("running", "unknown") else []
         if row.backup_error:
-            problems.append(f"last backup failed: {row['backup_error']}")
-        rows.append({"service": f"{kind.name} {row['name']}", "state": status,
+            problems.append(f"last backup failed: {row.backup_error}")
+        rows.append({"service": f"{kind.name} {row.name}", "state": status,
                      "links": ", ".join(p.state.service_links(kind.name, row.name)) or "-",
                      "backups": row.backup_schedule or "-", "problems": "; ".join(problems) or "-"})
     return {kind.name: rows}

@@ -57,6 +57,8 @@ class Settings:
     memory_reservation: str = ""
     cpu_reservation: str = ""
     pids_limit: int = 1024
+    # Seconds between the autoscaler's decisions (ps:autoscale); it samples the load three times as often.
+    autoscale_interval: float = 15.0
     # The watchdog serves Prometheus metrics on 127.0.0.1:metrics_port (/metrics); 0 turns it off.
     metrics_port: int = 9180
     # `ponton web` (the API, dashboard and git over HTTPS) listens on 127.0.0.1:web_port, nginx serves it at

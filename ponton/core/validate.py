@@ -148,6 +148,12 @@ def is_under(name: str, parent: str) -> bool:
     return name == parent or name.endswith(f".{parent}")
 
 
+def process_type(name: str) -> str:
+    if not PROCESS_TYPE.fullmatch(name):
+        raise InvalidInput(f"invalid process type {shown(name)}: like web or worker (a-z, 0-9, _ and -)")
+    return name
+
+
 def scale_pairs(pairs: tuple[str, ...]) -> dict[str, int]:
     """Parse TYPE=N arguments of ps:scale."""
     if not pairs:

@@ -6,6 +6,7 @@ import re
 
 from ponton.core import validate
 from ponton.core.errors import InvalidInput
+from ponton.features import autoscale
 
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 HEALTHCHECK_KEYS = {"type", "name", "description", "path", "content", "attempts", "timeout", "wait",
@@ -27,6 +28,7 @@ def parse_procfile(text: str) -> dict[str, str]:
 
 def parse_app_json(text: str) -> dict:
     """The parts of app.json ponton uses: {"healthchecks": {type: [check]}, "formation": {type: count},
+    "autoscaling": {type: autoscale.Policy} (formation.TYPE.autoscaling, Dokku's keys),
     "scripts": {"predeploy": command, "postdeploy": command}} (scripts from `scripts.dokku`)."""
     try:
         data = json.loads(text)
@@ -44,7 +46,7 @@ def parse_app_json(text: str) -> dict:
             raise InvalidInput(f"app.json healthchecks.{process} must be a list of objects")
         for check in checks:
             _check_healthcheck(process, check)
-    formation = {}
+    formation, autoscaling = {}, {}
     if not isinstance(data.get("formation") or {}, dict):
         raise InvalidInput("app.json formation must map process types to {\"quantity\": N}")
     for process, entry in (data.get("formation") or {}).items():
@@ -52,12 +54,15 @@ def parse_app_json(text: str) -> dict:
         if not isinstance(quantity, int) or isinstance(quantity, bool):
             raise InvalidInput(f"app.json formation.{process}.quantity must be a whole number")
         formation.update(validate.scale_pairs((f"{process}={quantity}",)))
+        if "autoscaling" in entry:
+            autoscaling[process] = autoscale.from_app_json(process, entry["autoscaling"])
     scripts = ((data.get("scripts") or {}).get("dokku") or {}) if isinstance(data.get("scripts"), dict) else {}
     if not isinstance(scripts, dict) or not all(isinstance(v, str) for v in scripts.values()):
         raise InvalidInput("app.json scripts.dokku must map predeploy/postdeploy to commands")
     return {
         "healthchecks": healthchecks,
         "formation": formation,
+        "autoscaling": autoscaling,
         "scripts": {k: v for k, v in scripts.items() if k in ("predeploy", "postdeploy")},
     }
 
@@ -81,4 +86,4 @@ def _check_healthcheck(process: str, check: dict):
 
 
 def no_app_json() -> dict:
-    return {"healthchecks": {}, "formation": {}, "scripts": {}}
+    return {"healthchecks": {}, "formation": {}, "autoscaling": {}, "scripts": {}}

@@ -23,7 +23,7 @@ from ponton.core.errors import InvalidInput
 
 DEFAULT_COOLDOWN = 300.0
 DEFAULT_INTERVAL = 15.0
-MAX_INSTANCES = 100
+MAX_INSTANCES = validate.MAX_INSTANCES  # as ps:scale
 TOLERANCE = 0.1
 # trigger -> (Policy field, Sample field, unit)
 TRIGGERS = {"rps": ("rps", "rps", "requests/s"), "cpu": ("cpu", "cpu", "% CPU"),
@@ -141,7 +141,8 @@ def decide(policy: Policy, current: int, samples: list[Sample], now: float, last
         capped = f" (capped at {ceiling})" if count == ceiling and wanted[0] > ceiling else ""
         return Decision(count, f"{why}: {current} -> {count}{capped}")
     if count == current:
-        return Decision(current, f"{why}: {current} is right")
+        capped = count == ceiling and wanted[0] > ceiling
+        return Decision(current, f"{why}: {current}" + (f" (capped at {ceiling})" if capped else " is right"))
     if last_change is not None and now - last_change < policy.cooldown:
         left = policy.cooldown - (now - last_change)
         return Decision(current, f"{why}, but cooling down ({left:.0f}s left): keeping {current}")

@@ -67,7 +67,18 @@ class Collector:
                 requests.add_metric([app, process, instance, status_class], count)
             for (app, process, instance), (count, total) in sorted(self.durations.items()):
                 latency.add_metric([app, process, instance], count, total)
-            return [up, cpu, memory, limit, restarts, requests, latency]
+            return [up, cpu, memory, limit, restarts, requests, latency, self._autoscale(GaugeMetricFamily)]
+
+    def _autoscale(self, family):
+        desired = family("ponton_autoscale_desired", "The instances autoscaling last decided on", labels=["app", "process"])
+        state = State(self.settings.state_dir)
+        try:
+            for policy in state.autoscale_policies():
+                if policy.desired is not None:
+                    desired.add_metric([policy.app, policy.process], policy.desired)
+        finally:
+            state.close()
+        return desired
 
     def _apps(self) -> set[str]:
         state = State(self.settings.state_dir)  # its own connection: scrapes run in the HTTP server's threads

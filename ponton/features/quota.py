@@ -136,5 +136,15 @@ def _instances_excess(p, app: str, counts: dict[str, int]) -> str | None:
     return None
 
 
+def instances_allowed(p, app: str, process: str) -> int | None:
+    """The most instances `process` of `app` may run within its owner's quota, the others staying as they are
+    (None: no limit)."""
+    owner = p.state.app(app).owner
+    allowed = limits(p, owner)["instances"] if _limited(p, owner) else None
+    if allowed is None:
+        return None
+    return allowed - (usage(p, owner)["instances"] - p.state.formation(app).get(process, 0))
+
+
 def _limited(p, owner: str | None) -> bool:
     return owner is not None and p.state.role(owner) != access.ADMIN

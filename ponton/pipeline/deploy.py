@@ -4,6 +4,7 @@ Every change that needs new containers comes through here: a new image, a config
 change, ps:restart/start/stop. Callers hold the app's lock.
 """
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable
@@ -34,6 +35,8 @@ def deploy_image(p: Ponton, app: str, image: str, source: str, description: str,
     meta = appfiles.parse_app_json(files["app.json"]) if "app.json" in files else appfiles.no_app_json()
     if meta["formation"] and p.state.current_release(app) is None:
         quota.set_formation(p, app, meta["formation"])
+    for process, policy in meta["autoscaling"].items():  # app.json's rules, as Dokku applies them, on each deploy
+        p.state.set_autoscale(app, process, dataclasses.asdict(policy))
     p.state.set_stopped(app, False)
     release = p.state.add_release(
         app, image, source, p.state.config(app), processes or {"web": ""}, meta["healthchecks"], description,

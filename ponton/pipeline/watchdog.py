@@ -6,6 +6,7 @@
   out of the routing until it does.
 - A crash loop is left to the engine's restart policy (which backs off per container) and reported.
 - Containers of this ponton that belong to no app are removed; routing is re-rendered when it drifted.
+- Processes under ps:autoscale follow their load (pipeline/autoscaler.py), in a thread of their own.
 - It reacts to the engine's events within a second and reconciles everything every `interval` as a safety net.
 - It never fights a deploy: an app whose lock is held is skipped until the next round.
 - When its own attempts fail, it backs off exponentially per app.
@@ -30,6 +31,7 @@ from ponton.core.lock import app_lock
 from ponton.core.scheduler import Instance, InstanceEvent
 from ponton.features import certs, exporter, letsencrypt
 from ponton.pipeline import certificates, deploy, routing
+from ponton.pipeline.autoscaler import Autoscaler
 from runtime import health
 from runtime.spec import WEB
 
@@ -77,6 +79,7 @@ class Watchdog:
         self._serve_metrics()
         notify("READY=1")
         threading.Thread(target=self._keep_alive, daemon=True).start()
+        threading.Thread(target=Autoscaler(self.settings, self.log).run_forever, daemon=True).start()
         self.log(f"watchdog started (state {self.owner}, every {self.interval:g}s)")
         due = 0.0
         while True:

@@ -6,6 +6,7 @@ import pytest
 
 from ponton.core.errors import InvalidInput
 from ponton.features import appfiles
+from ponton.features.autoscale import Policy
 
 
 def test_procfile_types_and_commands():
@@ -35,18 +36,20 @@ def test_app_json_everything():
     result = parse({
         "name": "ignored",
         "healthchecks": {"web": [check]},
-        "formation": {"web": {"quantity": 2}, "worker": {}},
+        "formation": {"web": {"quantity": 2, "autoscaling": {"max_quantity": 4, "triggers": [
+            {"type": "rps", "metadata": {"value": 20}}]}}, "worker": {}},
         "scripts": {"dokku": {"predeploy": "./migrate", "postdeploy": "./notify", "other": "x"}},
     })
     assert result == {
         "healthchecks": {"web": [check]},
         "formation": {"web": 2, "worker": 1},
+        "autoscaling": {"web": Policy(minimum=1, maximum=4, rps=20)},
         "scripts": {"predeploy": "./migrate", "postdeploy": "./notify"},
     }
 
 
 def test_app_json_empty_object():
-    assert parse({}) == appfiles.no_app_json() == {"healthchecks": {}, "formation": {}, "scripts": {}}
+    assert parse({}) == appfiles.no_app_json() == {"healthchecks": {}, "formation": {}, "autoscaling": {}, "scripts": {}}
 
 
 @pytest.mark.parametrize("text, message", [

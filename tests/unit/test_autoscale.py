@@ -65,7 +65,7 @@ def test_each_reason_says_why():
 
 @pytest.mark.parametrize("policy, message", [
     (Policy(3, 2, rps=1), "min <= max"),
-    (Policy(0, 101, rps=1), "max <= 100"),
+    (Policy(0, 51, rps=1), "max <= 50"),
     (Policy(1, 2), "at least one target"),
     (Policy(1, 2, cpu=0), "above 0"),
     (Policy(1, 2, rps=-3), "above 0"),

@@ -1,4 +1,4 @@
-"""The command lines in docs/users.md, docs/metrics.md and docs/services.md name real commands with options they
+"""The command lines in docs/users.md, docs/metrics.md, docs/services.md and docs/autoscaling.md name real commands with options they
 accept."""
 
 import re
@@ -25,7 +25,7 @@ def examples(page: str) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("page", ["users.md", "metrics.md", "services.md"])
+@pytest.mark.parametrize("page", ["users.md", "metrics.md", "services.md", "autoscaling.md"])
 def test_every_example_parses(page):
     cli._register_builtin_commands()
     cli._load_plugin_commands(cli.cli)  # postgres:*, redis:*

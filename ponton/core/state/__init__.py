@@ -6,7 +6,8 @@
     sqlite_storage.py   the one-server store: one SQLite file in WAL mode, a table per collection
     migrations.py       its schema, version by version
     transactions.py     how a domain method runs: one transaction, run again whole on a conflict
-    apps.py, users.py, releases.py, knobs.py, proxy.py, services.py, tokens.py    the domain methods, by area
+    apps.py, users.py, releases.py, knobs.py, proxy.py, services.py, autoscale.py, tokens.py    the domain
+                        methods, by area
 
 Why a table per collection, not one table of key/value records as etcd has: the interface the domain methods see
 is SQL-free (collections, keys, prefixes), so an etcd store implements it as `/ponton/<collection>/<key...>` with
@@ -20,6 +21,7 @@ explicitly), no autoincrement (numbers are the last one plus one, read in the sa
 from pathlib import Path
 
 from ponton.core.state.apps import Apps
+from ponton.core.state.autoscale import Autoscaling
 from ponton.core.state.knobs import Knobs
 from ponton.core.state.proxy import Proxy
 from ponton.core.state.records import (
@@ -46,7 +48,7 @@ __all__ = ["App", "Event", "InstanceStatus", "LetsEncrypt", "Port", "Release", "
            "Token", "User"]
 
 
-class State(Apps, Users, Releases, Knobs, Proxy, Services, Tokens):
+class State(Apps, Users, Releases, Knobs, Proxy, Services, Autoscaling, Tokens):
     """The state of one ponton: in the SQLite file under `state_dir`, or in `store` if given."""
 
     def __init__(self, state_dir: Path | None = None, store: Storage | None = None):

@@ -189,6 +189,24 @@ MIGRATIONS = [
         PRIMARY KEY (service_id, id)
     );
     """,
+    # Autoscaling (ps:autoscale): a policy per app and process type, and the last decision taken on it.
+    """
+    CREATE TABLE autoscale (
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        process TEXT NOT NULL,
+        minimum INTEGER NOT NULL,
+        maximum INTEGER NOT NULL,
+        rps REAL,
+        cpu REAL,
+        latency_p90 REAL,
+        cooldown REAL NOT NULL,
+        last_change REAL,
+        desired INTEGER,
+        reason TEXT NOT NULL DEFAULT '',
+        decided REAL,
+        PRIMARY KEY (app_id, process)
+    );
+    """,
     # The web face: API tokens (tokens:create), one-time login links (dashboard:login) and browser sessions, each
     # kept as the SHA-256 of its secret, which is shown once and stored nowhere. user NULL: the server itself
     # (local root), which acts as an admin.

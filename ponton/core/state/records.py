@@ -112,6 +112,24 @@ class ServiceLink:
 
 
 @dataclass(frozen=True)
+class Autoscale:
+    """An app's process under ps:autoscale: its policy, and the last decision the watchdog took on it."""
+
+    app: str
+    process: str
+    minimum: int
+    maximum: int
+    rps: float | None
+    cpu: float | None
+    latency_p90: float | None
+    cooldown: float
+    last_change: float | None  # when the watchdog last changed the count
+    desired: int | None  # what the last decision wanted (None: none taken yet)
+    reason: str
+    decided: float | None
+
+
+@dataclass(frozen=True)
 class Token:
     """A secret of the web face (an API token, a one-time login link, a browser session), kept by its hash alone."""
 

@@ -67,6 +67,8 @@ COLLECTIONS = {
                                      "backup_keep", "backup_error")),
     "service_links": Collection(("service_id", "app_id"), ("variable",)),
     "service_events": Collection(("service_id", "id"), ("time", "user", "kind", "message")),
+    "autoscale": Collection(("app_id", "process"), ("minimum", "maximum", "rps", "cpu", "latency_p90", "cooldown",
+                                                    "last_change", "desired", "reason", "decided")),
     "tokens": Collection(("hash",), ("kind", "user", "name", "created", "expires")),
 }
 # The collections whose records belong to one app (field app_id): they go with it when it is destroyed.
