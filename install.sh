@@ -9,7 +9,7 @@ usage() {
 Usage: ./install.sh [--uninstall | --purge | --help]
 
   (no option)    install or update ponton from this checkout and start everything
-  --uninstall    remove ponton (virtualenv, command, watchdog service, sudoers rule, nginx includes);
+  --uninstall    remove ponton (virtualenv, command, watchdog and web services, sudoers rule, nginx includes);
                  keep the apps' data (/var/lib/ponton, /etc/ponton) and leave their containers running
   --purge        --uninstall, then also remove the data, the ponton user, and the apps' containers,
                  networks and images
@@ -38,7 +38,9 @@ NGINX_STREAM_INCLUDE=/etc/nginx/modules-enabled/90-ponton-stream.conf
 SUDOERS=/etc/sudoers.d/ponton
 WRAPPER=/usr/local/bin/ponton
 UNIT=/etc/systemd/system/ponton-watchdog.service
+WEB_UNIT=/etc/systemd/system/ponton-web.service
 SUPERVISOR_PID=/run/ponton-watchdog.pid
+WEB_SUPERVISOR_PID=/run/ponton-web.pid
 PACKAGES=(docker.io nginx libnginx-mod-stream openssh-server git debootstrap debian-archive-keyring python3-venv sudo
           logrotate)
 
@@ -260,9 +262,13 @@ start_with_systemd() {
     systemctl reload nginx.service
     build_images
     install -m 0644 "$SRC/runtime/service/ponton-watchdog.service" "$UNIT"
+    install -m 0644 "$SRC/runtime/service/ponton-web.service" "$WEB_UNIT"
     systemctl daemon-reload
-    systemctl enable ponton-watchdog.service
-    if [ -n "${RESTART:-}" ]; then systemctl restart ponton-watchdog.service; else systemctl start ponton-watchdog.service; fi
+    systemctl enable ponton-watchdog.service ponton-web.service
+    local unit
+    for unit in ponton-watchdog.service ponton-web.service; do
+        if [ -n "${RESTART:-}" ]; then systemctl restart "$unit"; else systemctl start "$unit"; fi
+    done
 }
 
 start_without_systemd() {
@@ -284,12 +290,17 @@ start_without_systemd() {
         started+=("sshd (port $(sshd -T | sed -n 's/^port //p' | paste -sd,))")
     fi
     build_images
-    if start_supervised_watchdog; then
+    if start_supervised watchdog "$SUPERVISOR_PID"; then
         started+=("the watchdog under a restart-on-exit supervisor (pid $(cat "$SUPERVISOR_PID"), log $LOG_DIR/watchdog.log)")
     else
         running+=("the watchdog")
     fi
-    say "systemd is not PID 1 here: install.sh runs Docker, nginx, sshd and the watchdog itself"
+    if start_supervised web "$WEB_SUPERVISOR_PID"; then
+        started+=("the web face under a restart-on-exit supervisor (pid $(cat "$WEB_SUPERVISOR_PID"), log $LOG_DIR/web.log)")
+    else
+        running+=("the web face")
+    fi
+    say "systemd is not PID 1 here: install.sh runs Docker, nginx, sshd, the watchdog and the web face itself"
     [ ${#started[@]} -eq 0 ] || printf '       started %s\n' "${started[@]}"
     [ ${#running[@]} -eq 0 ] || echo "       already running: ${running[*]}"
     echo "       Nothing starts them again after a reboot: run ./install.sh again then."
@@ -308,31 +319,33 @@ nginx_reload() {
     out=$(nginx -s reload 2>&1) || { echo "$out" >&2; die "nginx -s reload failed"; }
 }
 
-# Returns 0 when it started the supervisor, 1 when one was already running the current ponton.
-start_supervised_watchdog() {
-    local pid
-    if pid=$(running_pid "$SUPERVISOR_PID" supervise); then
+# `ponton $1` under a supervisor whose pid goes in $2 (its log: $LOG_DIR/$1.log). Returns 0 when it started the
+# supervisor, 1 when one was already running the current ponton.
+start_supervised() {
+    local command=$1 pid_file=$2 pid
+    if pid=$(running_pid "$pid_file" supervise); then
         [ -n "${RESTART:-}" ] || return 1
-        say "Restarting the watchdog: $RESTART"
-        stop_supervisor "$pid"
+        say "Restarting ponton $command: $RESTART"
+        stop_supervisor "$pid" "$pid_file"
     fi
-    touch "$LOG_DIR/watchdog.log"
-    chown ponton:ponton "$LOG_DIR/watchdog.log"
+    touch "$LOG_DIR/$command.log"
+    chown ponton:ponton "$LOG_DIR/$command.log"
     # As the ponton user, with a clean environment, in a session of its own so that it outlives this script and
     # its terminal. One command that execs all the way down (env, setpriv, setsid, supervise): $! is its pid.
     env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/ponton USER=ponton LOGNAME=ponton LANG=C.UTF-8 \
         setpriv --reuid=ponton --regid=ponton --init-groups \
-        setsid "$PREFIX/bin/supervise" "$VENV/bin/ponton" watchdog >>"$LOG_DIR/watchdog.log" 2>&1 </dev/null &
-    echo $! >"$SUPERVISOR_PID"
+        setsid "$PREFIX/bin/supervise" "$VENV/bin/ponton" "$command" >>"$LOG_DIR/$command.log" 2>&1 </dev/null &
+    echo $! >"$pid_file"
 }
 
-# The supervisor leads its own process group (setsid): stop it and the watchdog together, forcibly if need be.
+# The supervisor leads its own process group (setsid): stop it and its command together, forcibly if need be;
+# then remove its pid file, $2.
 stop_supervisor() {
-    local pid=$1 _
+    local pid=$1 pid_file=$2 _
     kill -TERM -- "-$pid" 2>/dev/null || true
     for _ in $(seq 100); do alive "$pid" || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true
-    rm -f "$SUPERVISOR_PID"
+    rm -f "$pid_file"
 }
 
 build_images() {
@@ -356,22 +369,29 @@ next_steps() {
             git remote add ponton $remote
             git push ponton main
        'ponton report' shows the engine, nginx, the watchdog and each app.
+       The dashboard and API are at http://ponton.$(setting domain | tr -d '"')$([ "$(setting http_port)" = 80 ] || echo ":$(setting http_port)")/
+       ('ponton dashboard:login' prints a link that logs you in; docs/web.md).
 END
 }
 
 uninstall() {
-    local pid
-    if [ -f "$UNIT" ]; then
-        say "Removing the watchdog service"
-        systemctl disable --now ponton-watchdog.service || true
-        rm -f "$UNIT"
+    local pid unit
+    for unit in "$UNIT" "$WEB_UNIT"; do
+        [ -f "$unit" ] || continue
+        say "Removing the $(basename "$unit")"
+        systemctl disable --now "$(basename "$unit")" || true
+        rm -f "$unit"
         systemctl daemon-reload || true
-    fi
+    done
     if pid=$(running_pid "$SUPERVISOR_PID" supervise); then
         say "Stopping the watchdog (supervisor pid $pid)"
-        stop_supervisor "$pid"
+        stop_supervisor "$pid" "$SUPERVISOR_PID"
     fi
-    rm -f "$SUPERVISOR_PID"
+    if pid=$(running_pid "$WEB_SUPERVISOR_PID" supervise); then
+        say "Stopping the web face (supervisor pid $pid)"
+        stop_supervisor "$pid" "$WEB_SUPERVISOR_PID"
+    fi
+    rm -f "$SUPERVISOR_PID" "$WEB_SUPERVISOR_PID"
     say "Removing $PREFIX, $WRAPPER, $SUDOERS, $NGINX_INCLUDE, $NGINX_STREAM_INCLUDE"
     rm -rf "$PREFIX"
     rm -f "$WRAPPER" "$SUDOERS" "$NGINX_INCLUDE" "$NGINX_STREAM_INCLUDE" /etc/logrotate.d/ponton

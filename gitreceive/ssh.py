@@ -11,6 +11,7 @@ import shlex
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
@@ -72,12 +73,22 @@ def serve(ctx: click.Context, p: Ponton, user: str, create_if_missing: Callable[
     request = parse(os.environ.get("SSH_ORIGINAL_COMMAND"), cli.is_visible)
     if not request.is_git:
         ctx.exit(cli.run(request.argv))  # the command checks access itself, as every command does
-    p.recheck = lambda: access.check(p, request.argv[0], {"app": request.app})  # again once the lock is held
+    verb = request.argv[0]
+    ctx.exit(serve_git(p, verb, request.app, create_if_missing,
+                       lambda path, env: subprocess.run([verb, str(path)], env=env).returncode))
+
+
+def serve_git(p: Ponton, verb: str, app: str, create_if_missing: Callable[[Ponton, str], None],
+              run: Callable[[Path, dict], int]) -> int:
+    """Run git's `verb` (git-receive-pack, git-upload-pack) on `app`'s repository for the acting user, if they
+    may; the same for a push over SSH and over HTTPS. A push holds the app's lock (its hook deploys), creates the
+    app if it does not exist, and gives the hook the app in PONTON_APP. `run(repository, environment)` runs git
+    (over SSH its own command; over HTTPS `git http-backend`) and returns its exit code."""
+    p.recheck = lambda: access.check(p, verb, {"app": app})  # again once the lock is held
     p.recheck()
-    if request.argv[0] == "git-upload-pack":
-        ctx.exit(subprocess.run(["git-upload-pack", str(repo.existing(p.settings.state_dir, request.app))]).returncode)
-    with p.locked(request.app):
-        create_if_missing(p, request.app)
-        path = repo.ensure(p.settings.state_dir, request.app)
-        env = {**os.environ, "PONTON_APP": request.app, "PONTON_USER": user}
-        ctx.exit(subprocess.run(["git-receive-pack", str(path)], env=env).returncode)
+    if verb == "git-upload-pack":
+        return run(repo.existing(p.settings.state_dir, app), dict(os.environ))
+    with p.locked(app):
+        create_if_missing(p, app)
+        path = repo.ensure(p.settings.state_dir, app)
+        return run(path, {**os.environ, "PONTON_APP": app})

@@ -69,7 +69,7 @@ class PontonCLI(click.Group):
             click.echo("aborted", err=True)
             code = 1
         except Exception as e:  # a bug: the user gets one line, the operator the traceback
-            reference = _log_internal_error(argv if argv is not None else sys.argv[1:])
+            reference = log_internal_error(argv if argv is not None else sys.argv[1:])
             click.echo(f"error: internal error ({type(e).__name__}), logged on the server as {reference}", err=True)
             code = INTERNAL_ERROR
         return code if isinstance(code, int) else 0
@@ -99,11 +99,12 @@ def _load_plugin_commands(group: click.Group) -> bool:
 
 # The modules of ponton/commands, each listing its commands in COMMANDS; a command lives in the module named
 # after its topic (the part before ":"), or in the one EXCEPTIONS names.
-MODULES = ("acl", "apps", "certs", "config", "deploys", "domains", "events", "git", "letsencrypt", "logs",
-           "metrics", "ports", "proxy", "ps", "quota", "releases", "resource", "server", "sshkeys", "stack",
-           "autoscale")
-EXCEPTIONS = {"ps:autoscale": "autoscale", "ps:autoscale:report": "autoscale", "deploy": "deploys", "ssh-keys": "sshkeys", "releases:logs": "logs", "rollback": "releases",
-              "git-hook": "git", "ssh-command": "git", "watchdog": "server", "report": "server"}
+MODULES = ("acl", "apps", "autoscale", "certs", "config", "dashboard", "deploys", "domains", "events", "git",
+           "letsencrypt", "logs", "metrics", "ports", "proxy", "ps", "quota", "releases", "resource", "server",
+           "sshkeys", "stack", "tokens", "web")
+EXCEPTIONS = {"ps:autoscale": "autoscale", "ps:autoscale:report": "autoscale", "deploy": "deploys",
+              "ssh-keys": "sshkeys", "releases:logs": "logs", "rollback": "releases", "git-hook": "git",
+              "ssh-command": "git", "git-http": "git", "watchdog": "server", "report": "server"}
 
 
 def _module_of(name: str) -> str:
@@ -123,7 +124,7 @@ def run(argv: list[str] | None = None) -> int:
     return cli.run(argv)
 
 
-def _log_internal_error(argv: list[str]) -> str:
+def log_internal_error(argv: list[str]) -> str:
     """Append the traceback being handled to STATE_DIR/errors.log; return the reference the user is told."""
     reference = f"error {secrets.token_hex(4)}"
     command = one_line(argv[0][:60]) if argv else "-"  # only the command: other arguments may hold secrets

@@ -110,6 +110,7 @@ class Sandbox:
         self.http_port = free_port()
         self.https_port = free_port()
         self.metrics_port = free_port()  # a watchdog started for this sandbox serves Prometheus metrics here
+        self.web_port = free_port()  # `ponton web`, once start_web() runs it
         self.domain = domain
         nginx_dir = root / "nginx"
         (nginx_dir / "conf.d" / "stream").mkdir(parents=True)
@@ -122,6 +123,7 @@ class Sandbox:
             "http_port": self.http_port,
             "https_port": self.https_port,
             "metrics_port": self.metrics_port,
+            "web_port": self.web_port,
             "nginx_conf_dir": str(nginx_dir / "conf.d"),
             "nginx_command": self.nginx_command,
             "nginx_pid_file": str(nginx_dir / "nginx.pid"),
@@ -136,6 +138,7 @@ class Sandbox:
         self.conf_dir = nginx_dir / "conf.d"
         subprocess.run(self.nginx_command.split(), check=True)
         self.sshd_port: int | None = None
+        self.web: subprocess.Popen | None = None
 
     def new_app_name(self) -> str:
         return f"t{secrets.token_hex(4)}"
@@ -165,8 +168,31 @@ class Sandbox:
     def host(self, app: str) -> str:
         return f"{app}.{self.domain}"
 
+    @property
+    def web_host(self) -> str:
+        return f"ponton.{self.domain}"
+
+    def start_web(self, timeout: float = 60):
+        """Run `ponton web` for this sandbox (its log in web.log) and return once it answers on its port."""
+        with open(self.root / "web.log", "a") as log:
+            self.web = subprocess.Popen([sys.executable, "-m", "ponton", "web"], env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if get(self.web_port, self.web_host, "/api/v1/openapi.json")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.web.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"ponton web did not start:\n{(self.root / 'web.log').read_text()}")
+            time.sleep(0.1)
+
     def close(self):
-        """Destroy every app of this sandbox and stop its nginx."""
+        """Destroy every app of this sandbox and stop its nginx (and its web service)."""
+        if self.web is not None and self.web.poll() is None:
+            self.web.terminate()
+            self.web.wait(timeout=30)
         listing = self.run("apps:list", "--format", "json", check=False)
         if listing.returncode == 0:
             for app in json.loads(listing.stdout):

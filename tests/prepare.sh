@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(docker.io nginx libnginx-mod-stream openssh-server git debootstrap hey wrk python3-venv curl pebble)
+packages=(docker.io nginx libnginx-mod-stream openssh-server git debootstrap hey wrk python3-venv curl pebble chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -13,12 +13,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from plugins.nginx.vhosts import render_shared, render_stream, render_vhost
+from plugins.nginx.vhosts import render_shared, render_stream, render_vhost, render_web
 from ponton.core.errors import ProxyError
 from ponton.core.files import write_atomically
 from ponton.core.hookspecs import hookimpl
 
 SHARED_FILE = "000-ponton.conf"  # sorts before every app's file
+WEB_FILE = "001-ponton-web.conf"  # the web face's; no app's file name starts with a digit
 STREAM_DIR = "stream"  # under nginx_conf_dir: files for nginx's stream{} context (tcp and udp ports)
 
 
@@ -34,6 +35,14 @@ def proxy_update(settings, app, domains, backends, weights, proxy):
     with _locked(settings):
         _ensure_shared(settings)
         _apply(settings, {settings.nginx_conf_dir / f"{app}.conf": text, stream_dir(settings) / f"{app}.conf": stream})
+
+
+@hookimpl
+def web_update(settings, domain, port, tls):
+    text = render_web(settings, domain, port, tls)
+    with _locked(settings):
+        _ensure_shared(settings)
+        _apply(settings, {settings.nginx_conf_dir / WEB_FILE: text})
 
 
 @hookimpl

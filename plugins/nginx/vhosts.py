@@ -13,6 +13,15 @@ def render_vhost(settings, app: str, domains: list[str], backends: list[str], we
     )
 
 
+def render_web(settings, domain: str, port: int, tls) -> str:
+    """The web face's server blocks: `domain` passed to `ponton web` on 127.0.0.1:`port`."""
+    return _render(
+        "web.conf.j2", domain=domain, port=port, tls=tls, http_port=settings.http_port,
+        https_port=settings.https_port, acme_dir=settings.acme_dir,
+        https_suffix="" if settings.https_port == 443 else f":{settings.https_port}",
+    )
+
+
 def upstream(app: str, *parts) -> str:
     """The name of one of the app's upstreams (its web instances; those of an extra port: its scheme and host port).
     The parts are joined with `_`, which app names cannot contain, so no two apps' names can ever be equal (with

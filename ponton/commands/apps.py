@@ -4,6 +4,7 @@ import contextlib
 
 import click
 
+from ponton.core import validate
 from ponton.core.errors import InvalidInput
 from ponton.core.undo import undone_on_failure
 from ponton.features import access, quota
@@ -24,7 +25,7 @@ def create_app(p, app: str):
     clean: whatever an app of that name left (a rename or destroy cut short) is removed once the name is its own."""
     from ponton.pipeline import appdata  # imported here: apps:list, in this module too, must start fast
 
-    quota.create_app(p, app, p.remote_user)
+    quota.create_app(p, validate.new_app_name(app), p.remote_user)
     with undone_on_failure(lambda: p.state.delete_app(app)), p.locked(app):  # the lock: held already by a push
         appdata.remove(p, app)
     p.event(app, "create", f"created {app}")
@@ -55,6 +56,7 @@ def info(p, app, fmt):
         "owner": record.owner,
         "release": current.label if current else None,
         "source": current.source if current else None,
+        "deployed": when(current.created) if current else None,
         "formation": p.state.formation(app),
         "state": "stopped" if record.stopped else ("running" if current else "not deployed"),
     }
@@ -69,7 +71,7 @@ def info(p, app, fmt):
 @pass_ponton
 def rename(p, old, new):
     """Rename OLD to NEW; its containers are replaced (a short interruption, as with Dokku)."""
-    if old == new:
+    if old == validate.new_app_name(new):
         raise InvalidInput("the new name is the same as the old one")
     with p.locked(old, new):
         p.state.rename_app(old, new)  # refused if NEW exists; from here on the name is this app's

@@ -5,7 +5,7 @@ import sys
 import click
 
 from ponton.core.errors import InvalidInput, NotFound
-from ponton.features import certs, portmaps
+from ponton.features import certs, portmaps, webhost
 from ponton.output import app_argument, emit, format_option, pass_ponton, table
 from ponton.pipeline import certificates
 
@@ -73,4 +73,27 @@ def report(p, app, fmt):
     emit(fmt, data, table(rows, ["field", "value"]))
 
 
-COMMANDS = [add, remove, report]
+@click.command("certs:add-dashboard")
+@pass_ponton
+def add_dashboard(p):
+    """Serve the dashboard, API and git over HTTPS (ponton.DOMAIN) with the certificate and key read on stdin,
+    as certs:add takes them; HTTP then redirects to HTTPS."""
+    if sys.stdin.isatty():
+        raise InvalidInput("give the certificate and key on stdin: `cat CERT KEY | ponton certs:add-dashboard`")
+    pair = certs.from_stdin(sys.stdin.buffer.read(certs.MAX_INPUT + 1))
+    certificate = certs.check(*pair, [webhost.host(p)])
+    certificates.install_web(p, pair)
+    click.echo(f"-----> {webhost.url(p)} is served over HTTPS until {certificate.not_after:%Y-%m-%d}")
+
+
+@click.command("certs:remove-dashboard")
+@pass_ponton
+def remove_dashboard(p):
+    """Serve the dashboard over plain HTTP again, and remove its certificate."""
+    if webhost.tls(p) is None:
+        raise NotFound("the dashboard has no certificate")
+    certificates.install_web(p, None)
+    click.echo(f"-----> The dashboard is served at {webhost.url(p)}")
+
+
+COMMANDS = [add, remove, report, add_dashboard, remove_dashboard]

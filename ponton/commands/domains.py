@@ -85,6 +85,7 @@ def set_global(p, domain):
             with p.locked(app.name):
                 routing.reroute(p, app.name)
             rerouted.append(app.name)
+        routing.route_web(p)  # ponton.DOMAIN moves too
     click.echo(f"-----> Apps are now served at APP.{domain}")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from gitreceive import hook, ssh
+from gitreceive import hook, http, ssh
 from ponton.commands.apps import create_app
 from ponton.core.errors import InvalidInput
 from ponton.core.undo import undone_on_failure
@@ -23,7 +23,7 @@ BRANCH = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}(?<![./])")
 MAX_ARCHIVE = 512 * 1024 * 1024
 
 
-def _create_if_missing(p, app: str):
+def create_if_missing(p, app: str):
     if not p.state.app_exists(app):
         create_app(p, app)
         click.echo(f"-----> Created {app}", err=True)
@@ -42,7 +42,7 @@ def _created_for_this_deploy(p, app: str):
             deploy.remove_runtime(p, app)
         p.state.delete_app(app)
 
-    _create_if_missing(p, app)
+    create_if_missing(p, app)
     with undone_on_failure(undo):
         yield
 
@@ -108,7 +108,18 @@ def git_hook(p):
 @click.pass_context
 def ssh_command(ctx, p, user):
     """The forced command of every key in authorized_keys: runs what SSH_ORIGINAL_COMMAND asks, if allowed."""
-    ssh.serve(ctx, p, user, _create_if_missing)
+    ssh.serve(ctx, p, user, create_if_missing)
 
 
-COMMANDS = [from_image, from_archive, git_set, git_hook, ssh_command]
+@click.command("git-http", hidden=True)
+@click.argument("service", type=click.Choice(http.SERVICES))
+@app_argument()
+@pass_ponton
+@click.pass_context
+def git_http(ctx, p, service, app):
+    """One request of git's smart HTTP, run by `ponton web` for the user in PONTON_USER, its CGI variables in the
+    environment and its body on stdin: git http-backend on APP's repository, if they may."""
+    ctx.exit(ssh.serve_git(p, service, app, create_if_missing, http.backend(service)))
+
+
+COMMANDS = [from_image, from_archive, git_set, git_hook, ssh_command, git_http]

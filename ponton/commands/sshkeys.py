@@ -47,8 +47,9 @@ def list_keys(p, fmt):
 @click.argument("name")
 @pass_ponton
 def remove(p, name):
-    """Remove every key added as NAME."""
-    p.state.remove_ssh_keys(sshkeys.key_name(name))
+    """Remove every key added as NAME, and their API tokens and dashboard sessions."""
+    name = sshkeys.key_name(name)
+    p.state.atomically(lambda: (p.state.remove_ssh_keys(name), p.state.remove_user_tokens(name)))
     _write(p)
     click.echo(f"-----> Removed the keys of {name}")
 

@@ -69,6 +69,13 @@ def proxy_remove(settings, app):
 
 
 @hookspec
+def web_update(settings, domain, port, tls):
+    """Serve the web face (`ponton web`: API, dashboard, git over HTTPS) at `domain`, passing requests to
+    127.0.0.1:`port` as they come (progress, logs and pushes stream both ways; the web bounds their sizes). With
+    `tls` (a Tls), serve it over HTTPS and redirect HTTP there; None: HTTP only."""
+
+
+@hookspec
 def post_deploy(settings, app, release):
     """Called after `release` of `app` rolled out successfully."""
 

@@ -61,6 +61,10 @@ class Settings:
     autoscale_interval: float = 15.0
     # The watchdog serves Prometheus metrics on 127.0.0.1:metrics_port (/metrics); 0 turns it off.
     metrics_port: int = 9180
+    # `ponton web` (the API, dashboard and git over HTTPS) listens on 127.0.0.1:web_port, nginx serves it at
+    # ponton.DOMAIN; every web_sample_interval seconds it records each app's numbers for the dashboard's plots.
+    web_port: int = 9181
+    web_sample_interval: float = 10.0
 
     @property
     def acme_dir(self) -> Path:

@@ -11,6 +11,9 @@ from ponton.core.errors import InvalidInput
 APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
 CONFIG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROCESS_TYPE = re.compile(r"[a-z][a-z0-9_-]{0,29}")
+TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+# App names that are not free: the web face is served at ponton.DOMAIN, where an app of that name would be too.
+RESERVED_APPS = {"ponton"}
 DOMAIN_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 # A last label that is a number (decimal, or hex as 0x7f): URL parsers read such a host as an IPv4 address
 # (127.1, 0x7f.1), and no top-level domain is one.
@@ -53,6 +56,20 @@ def app_name(name: str) -> str:
         raise InvalidInput(
             f"invalid app name {name!r}: use 1-30 lowercase letters, digits and dashes, starting with a letter"
         )
+    return name
+
+
+def new_app_name(name: str) -> str:
+    """A name for an app being created (or renamed to): a valid name that is not reserved."""
+    if app_name(name) in RESERVED_APPS:
+        raise InvalidInput(f"app name {name} is reserved: ponton's dashboard is served at {name}.DOMAIN")
+    return name
+
+
+def token_name(name: str) -> str:
+    if not TOKEN_NAME.fullmatch(name):
+        raise InvalidInput(f"invalid token name {shown(name)}: use 1-40 letters, digits, '.', '_' and '-', "
+                           "starting with a letter or digit")
     return name
 
 

@@ -19,9 +19,12 @@ ADMIN, USER = "admin", "user"
 ROLES = (ADMIN, USER)
 
 # Any user may run these: each shows, or creates, only what is the user's own.
-OPEN = {"apps:list", "apps:create", "quota:report"}
-# Run by sshd and by git during a push; ssh.parse never lets a remote user name them.
-INTERNAL = {"ssh-command", "git-hook", "ps:retire"}
+OPEN = {"apps:list", "apps:create", "quota:report", "tokens:create", "tokens:list", "tokens:revoke", "dashboard:login"}
+# A command that acts for another user (tokens:create --for USER) is for admins only.
+FOR_PARAM = "for_user"
+# Run by sshd, by git during a push, by ponton web for git over HTTPS (each checking the git request itself, in
+# ssh.serve_git) and after a rollout; ssh.parse never lets a remote user name them.
+INTERNAL = {"ssh-command", "git-hook", "git-http", "ps:retire"}
 # On an app, for its owner (and admins) only: its existence, its name, and who else may use it.
 OWNER_ONLY = {"apps:destroy", "apps:rename", "acl:add", "acl:remove"}
 # On an app, for admins only: these decide what a tenant gets from the server. (git:from-image deploys any image
@@ -69,6 +72,8 @@ def check(p, command: str, params: dict, own: bool = False):
     user = p.remote_user
     if user is None or command in INTERNAL or is_admin(p):
         return
+    if params.get(FOR_PARAM):
+        deny(p, None, f"{command} --for USER is for admins only")
     app = next((params[name] for name in APP_PARAMS if params.get(name)), None)
     if command in OPEN or (own and app is None):
         return

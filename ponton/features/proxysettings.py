@@ -40,14 +40,18 @@ def knobs(values: dict[str, str]) -> dict[str, object]:
     return {key: parse(values[key]) if key in values else default for key, (parse, default, _) in KNOBS.items()}
 
 
+def tls(state_dir, name: str) -> Tls | None:
+    """The certificate installed for `name` (an app, or the web face), as the proxy is given it."""
+    where = certs.directory(state_dir, name)
+    if not (where / certs.CERT_FILE).exists():
+        return None
+    digest = hashlib.sha256((where / certs.CERT_FILE).read_bytes()).hexdigest()[:16]
+    return Tls(where / certs.CERT_FILE, where / certs.KEY_FILE, digest)
+
+
 def for_app(p, app: str, ports: tuple[PortRoute, ...] = ()) -> AppProxy:
-    where = certs.directory(p.settings.state_dir, app)
-    tls = None
-    if (where / certs.CERT_FILE).exists():
-        digest = hashlib.sha256((where / certs.CERT_FILE).read_bytes()).hexdigest()[:16]
-        tls = Tls(where / certs.CERT_FILE, where / certs.KEY_FILE, digest)
     values = knobs(p.state.proxy_settings(app))
     return AppProxy(
-        tls=tls, https_redirect=values["https-redirect"], hsts=values["hsts"], hsts_max_age=values["hsts-max-age"],
+        tls=tls(p.settings.state_dir, app), https_redirect=values["https-redirect"], hsts=values["hsts"], hsts_max_age=values["hsts-max-age"],
         acme_dir=p.settings.acme_dir, ports=ports,
     )

@@ -5,17 +5,26 @@ import time
 from ponton.core.context import Ponton
 from ponton.core.errors import InvalidInput, PontonError
 from ponton.core.undo import undone_on_failure
-from ponton.features import certs, letsencrypt
+from ponton.features import certs, letsencrypt, webhost
 from ponton.pipeline import routing
 
 
 def install(p: Ponton, app: str, pair: tuple[bytes, bytes] | None):
     """Make `pair` the app's certificate (None: remove it) in the live proxy at once; if the proxy refuses,
     the previous certificate stays. Callers hold the app's lock."""
-    previous = certs.read(p.settings.state_dir, app)
-    certs.store(p.settings.state_dir, app, pair)
-    with undone_on_failure(lambda: certs.store(p.settings.state_dir, app, previous)):
-        routing.reroute(p, app)
+    _install(p, app, pair, lambda: routing.reroute(p, app))
+
+
+def install_web(p: Ponton, pair: tuple[bytes, bytes] | None):
+    """The same for the web face's certificate (ponton.DOMAIN)."""
+    _install(p, webhost.CERT_NAME, pair, lambda: routing.route_web(p))
+
+
+def _install(p: Ponton, name: str, pair: tuple[bytes, bytes] | None, apply):
+    previous = certs.read(p.settings.state_dir, name)
+    certs.store(p.settings.state_dir, name, pair)
+    with undone_on_failure(lambda: certs.store(p.settings.state_dir, name, previous)):
+        apply()
 
 
 def renew_letsencrypt(p: Ponton, app: str) -> certs.Certificate:

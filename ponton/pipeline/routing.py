@@ -6,7 +6,7 @@ import time
 from ponton.core.context import Ponton
 from ponton.core.scheduler import Instance
 from ponton.core.state import Release
-from ponton.features import portmaps, proxysettings
+from ponton.features import portmaps, proxysettings, webhost
 from ponton.features.strategy import strategy_of
 from runtime.rollout import canary_weights
 from runtime.spec import WEB
@@ -21,6 +21,11 @@ def route(p: Ponton, app: str, instances: list[Instance], weights: dict[Instance
         weights={i.address: share for i, share in weights.items()} if weights else None,
         proxy=proxysettings.for_app(p, app, portmaps.routes(p, app, instances, weights)),
     )
+
+
+def route_web(p: Ponton):
+    """Have the proxy serve the web face at ponton.DOMAIN (over HTTPS if it has a certificate)."""
+    p.hooks.web_update(settings=p.settings, domain=webhost.host(p), port=p.settings.web_port, tls=webhost.tls(p))
 
 
 def reroute(p: Ponton, app: str, starting: frozenset[str] = frozenset()):

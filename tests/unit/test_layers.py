@@ -15,7 +15,9 @@ LAYERS = [
     ("engines", ("builder", "runtime", "plugins", "gitreceive.repo", "gitreceive.sshkeys")),
     ("features", ("ponton.features",)),
     ("pipeline", ("ponton.pipeline",)),
-    ("face", ("ponton", "gitreceive")),  # the CLI, its commands, the SSH entry and the git hook
+    # The faces: the CLI and its commands, the SSH entry and the git hook, and the web (API, dashboard, git over
+    # HTTPS), which runs the commands.
+    ("face", ("ponton.web", "ponton", "gitreceive")),
 ]
 # Within the engines' layer, each package stands alone on the core: the builder never runs containers, the
 # scheduler never builds, a plugin knows only the hook API.

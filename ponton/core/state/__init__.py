@@ -6,7 +6,8 @@
     sqlite_storage.py   the one-server store: one SQLite file in WAL mode, a table per collection
     migrations.py       its schema, version by version
     transactions.py     how a domain method runs: one transaction, run again whole on a conflict
-    apps.py, users.py, releases.py, knobs.py, proxy.py, services.py, autoscale.py    the domain methods, by area
+    apps.py, users.py, releases.py, knobs.py, proxy.py, services.py, autoscale.py, tokens.py    the domain
+                        methods, by area
 
 Why a table per collection, not one table of key/value records as etcd has: the interface the domain methods see
 is SQL-free (collections, keys, prefixes), so an etcd store implements it as `/ponton/<collection>/<key...>` with
@@ -33,19 +34,21 @@ from ponton.core.state.records import (
     Service,
     ServiceLink,
     SshKey,
+    Token,
     User,
 )
 from ponton.core.state.releases import Releases
 from ponton.core.state.services import Services
 from ponton.core.state.sqlite_storage import SqliteStorage
 from ponton.core.state.storage import Storage
+from ponton.core.state.tokens import Tokens
 from ponton.core.state.users import Users
 
 __all__ = ["App", "Event", "InstanceStatus", "LetsEncrypt", "Port", "Release", "Service", "ServiceLink", "SshKey", "State",
-           "User"]
+           "Token", "User"]
 
 
-class State(Apps, Users, Releases, Knobs, Proxy, Services, Autoscaling):
+class State(Apps, Users, Releases, Knobs, Proxy, Services, Autoscaling, Tokens):
     """The state of one ponton: in the SQLite file under `state_dir`, or in `store` if given."""
 
     def __init__(self, state_dir: Path | None = None, store: Storage | None = None):

@@ -207,4 +207,17 @@ MIGRATIONS = [
         PRIMARY KEY (app_id, process)
     );
     """,
+    # The web face: API tokens (tokens:create), one-time login links (dashboard:login) and browser sessions, each
+    # kept as the SHA-256 of its secret, which is shown once and stored nowhere. user NULL: the server itself
+    # (local root), which acts as an admin.
+    """
+    CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        user TEXT,
+        name TEXT NOT NULL,
+        created REAL NOT NULL,
+        expires REAL NOT NULL
+    );
+    """,
 ]

@@ -129,6 +129,17 @@ class Autoscale:
     decided: float | None
 
 
+@dataclass(frozen=True)
+class Token:
+    """A secret of the web face (an API token, a one-time login link, a browser session), kept by its hash alone."""
+
+    kind: str  # api, login, session
+    user: str | None  # None: the server itself (an admin)
+    name: str  # an API token's name, its user's own ("" for the others)
+    created: float
+    expires: float
+
+
 def from_record(cls, record: dict, **given):
     """A `cls` of the fields of a stored record that it has, and those `given` (computed ones, like an app's name)."""
     return cls(**{field: record[field] for field in cls.__dataclass_fields__ if field not in given}, **given)

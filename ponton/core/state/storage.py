@@ -69,6 +69,7 @@ COLLECTIONS = {
     "service_events": Collection(("service_id", "id"), ("time", "user", "kind", "message")),
     "autoscale": Collection(("app_id", "process"), ("minimum", "maximum", "rps", "cpu", "latency_p90", "cooldown",
                                                     "last_change", "desired", "reason", "decided")),
+    "tokens": Collection(("hash",), ("kind", "user", "name", "created", "expires")),
 }
 # The collections whose records belong to one app (field app_id): they go with it when it is destroyed.
 APP_COLLECTIONS = tuple(name for name, c in COLLECTIONS.items() if "app_id" in c.columns)
