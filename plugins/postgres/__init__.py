@@ -7,7 +7,6 @@ from pathlib import Path
 from plugins.services import Kind, container, hooks
 from plugins.services.commands import build
 from ponton.core.errors import PontonError
-from ponton.core.hookspecs import hookimpl
 
 RESTORE_DIR = "/run/postgresql"  # the postgres user's: it removes the dump it restored from
 
@@ -41,21 +40,4 @@ KIND = Kind(
 )
 
 
-@hookimpl
-def ponton_commands():
-    return build(KIND)
-
-
-@hookimpl
-def app_networks(settings, app):
-    return hooks.networks(settings, KIND, app)
-
-
-@hookimpl
-def watchdog_round(settings, log):
-    hooks.watchdog_round(settings, log, KIND)
-
-
-@hookimpl
-def report_sections(settings):
-    return hooks.report(settings, KIND)
+plugin = hooks.ServicePlugin(KIND, build)

@@ -8,7 +8,6 @@ from pathlib import Path
 from plugins.services import Kind, backups, container, hooks
 from plugins.services.commands import build
 from ponton.core.errors import PontonError
-from ponton.core.hookspecs import hookimpl
 
 
 def _environment(name: str, password: str, memory: int | None) -> dict:
@@ -46,21 +45,4 @@ KIND = Kind(
 )
 
 
-@hookimpl
-def ponton_commands():
-    return build(KIND)
-
-
-@hookimpl
-def app_networks(settings, app):
-    return hooks.networks(settings, KIND, app)
-
-
-@hookimpl
-def watchdog_round(settings, log):
-    hooks.watchdog_round(settings, log, KIND)
-
-
-@hookimpl
-def report_sections(settings):
-    return hooks.report(settings, KIND)
+plugin = hooks.ServicePlugin(KIND, build)

@@ -6,6 +6,7 @@ from plugins.services import Kind, backups, container, engine_name, lock_name
 from ponton import api
 from ponton.core.context import Ponton
 from ponton.core.errors import PontonError
+from ponton.core.hookspecs import hookimpl
 from ponton.core.lock import app_lock
 
 UNHEALTHY_AFTER = 3  # failed health checks in a row (one a round) before the watchdog restarts a service
@@ -94,3 +95,26 @@ def report(settings, kind: Kind) -> dict:
                      "links": ", ".join(p.state.service_links(kind.name, row.name)) or "-",
                      "backups": row.backup_schedule or "-", "problems": "; ".join(problems) or "-"})
     return {kind.name: rows}
+
+
+class ServicePlugin:
+    """The hooks of one kind of service, registered as a plugin (plugins/postgres, plugins/redis)."""
+
+    def __init__(self, kind: Kind, commands):
+        self.kind, self.commands = kind, commands
+
+    @hookimpl
+    def ponton_commands(self):
+        return self.commands(self.kind)
+
+    @hookimpl
+    def app_networks(self, settings, app):
+        return networks(settings, self.kind, app)
+
+    @hookimpl
+    def watchdog_round(self, settings, log):
+        watchdog_round(settings, log, self.kind)
+
+    @hookimpl
+    def report_sections(self, settings):
+        return report(settings, self.kind)
