@@ -325,7 +325,9 @@ start_supervised() {
     local command=$1 pid_file=$2 pid
     if pid=$(running_pid "$pid_file" supervise); then
         [ -n "${RESTART:-}" ] || return 1
-        say "Restarting ponton $command: $RESTART"
+        local what="the $command"
+        [ "$command" != web ] || what="the web face"
+        say "Restarting $what: $RESTART"
         stop_supervisor "$pid" "$pid_file"
     fi
     touch "$LOG_DIR/$command.log"
