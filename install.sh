@@ -290,12 +290,12 @@ start_without_systemd() {
         started+=("sshd (port $(sshd -T | sed -n 's/^port //p' | paste -sd,))")
     fi
     build_images
-    if start_supervised watchdog "$SUPERVISOR_PID"; then
+    if start_supervised watchdog "$SUPERVISOR_PID" "the watchdog"; then
         started+=("the watchdog under a restart-on-exit supervisor (pid $(cat "$SUPERVISOR_PID"), log $LOG_DIR/watchdog.log)")
     else
         running+=("the watchdog")
     fi
-    if start_supervised web "$WEB_SUPERVISOR_PID"; then
+    if start_supervised web "$WEB_SUPERVISOR_PID" "the web face"; then
         started+=("the web face under a restart-on-exit supervisor (pid $(cat "$WEB_SUPERVISOR_PID"), log $LOG_DIR/web.log)")
     else
         running+=("the web face")
@@ -319,14 +319,12 @@ nginx_reload() {
     out=$(nginx -s reload 2>&1) || { echo "$out" >&2; die "nginx -s reload failed"; }
 }
 
-# `ponton $1` under a supervisor whose pid goes in $2 (its log: $LOG_DIR/$1.log). Returns 0 when it started the
-# supervisor, 1 when one was already running the current ponton.
+# `ponton $1` under a supervisor whose pid goes in $2 (its log: $LOG_DIR/$1.log); $3 names it for the user.
+# Returns 0 when it started the supervisor, 1 when one was already running the current ponton.
 start_supervised() {
-    local command=$1 pid_file=$2 pid
+    local command=$1 pid_file=$2 what=$3 pid
     if pid=$(running_pid "$pid_file" supervise); then
         [ -n "${RESTART:-}" ] || return 1
-        local what="the $command"
-        [ "$command" != web ] || what="the web face"
         say "Restarting $what: $RESTART"
         stop_supervisor "$pid" "$pid_file"
     fi
