@@ -2,6 +2,7 @@
 on 127.0.0.1 (ponton/core/scheduler.py has the interface it implements)."""
 
 import datetime
+import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -49,6 +50,10 @@ class Instance:
     def alive(self) -> bool:
         """Running, or being restarted by the engine's restart policy (which backs off on its own)."""
         return self.status in ("running", "restarting")
+
+    @property
+    def node(self) -> str:
+        return platform.node()
 
     @property
     def host(self) -> str:
@@ -173,57 +178,18 @@ class DockerLocal:
 
     def run_once(self, app: str, release, command: str, timeout: float,
                  resources: dict | None = None, networks: tuple[str, ...] = ()) -> tuple[int, str]:
-        import requests  # imported here: see start()
-
         _ensure_network(app)
-        container = client().containers.create(**spec.one_off_spec(app, release, command, self.owner, resources))
-        try:
-            _join(container, networks)
-            container.start()
-            try:
-                code = container.wait(timeout=timeout)["StatusCode"]
-            except requests.exceptions.ConnectionError:
-                container.kill()
-                code = None
-            output = container.logs().decode(errors="replace")
-        finally:
-            container.remove(force=True)
-        if code is None:
-            return 124, output + f"\n(timed out after {timeout:g}s)"
-        return code, output
+        return run_container(app, release, command, timeout, self.owner, resources, networks)
 
     def usage(self, instance: Instance, sample: bool = False) -> dict:
-        """From the engine's stats: memory in use leaves out page cache that can be dropped, as `docker stats`
-        does; with `sample`, the engine takes a second sample about a second later."""
-        stats = instance.container.stats(stream=False, one_shot=not sample)
-        cpu, previous = stats.get("cpu_stats", {}), stats.get("precpu_stats", {})
-        total = cpu.get("cpu_usage", {}).get("total_usage", 0)
-        percent = None
-        if sample and previous.get("system_cpu_usage") and cpu.get("system_cpu_usage"):
-            system = cpu["system_cpu_usage"] - previous["system_cpu_usage"]
-            cores = cpu.get("online_cpus") or 1
-            percent = (total - previous["cpu_usage"]["total_usage"]) / system * cores * 100 if system > 0 else 0.0
-        memory = stats.get("memory_stats", {})
-        cache = memory.get("stats", {}).get("total_inactive_file", memory.get("stats", {}).get("inactive_file", 0))
-        return {
-            "cpu_seconds": total / 1e9,
-            "cpu_percent": percent,
-            "memory": max(0, memory.get("usage", 0) - cache),
-            "memory_limit": instance.container.attrs["HostConfig"].get("Memory") or None,
-        }
+        return container_usage(instance.container, sample)
 
     def logs(self, instance: Instance, lines: int | None = None, since: int | None = None) -> list[tuple[str, str]]:
-        output = instance.container.logs(timestamps=True, tail="all" if lines is None else lines, since=since)
-        return [(stamp, text) for stamp, _, text in
-                (line.partition(" ") for line in output.decode(errors="replace").splitlines())]
+        return stamped_lines(instance.container.logs(timestamps=True, tail="all" if lines is None else lines,
+                                                     since=since))
 
     def follow_logs(self, instance: Instance, since: int) -> Iterator[str]:
-        buffer = b""
-        for chunk in instance.container.logs(stream=True, follow=True, since=since):
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            for line in complete:
-                yield line.decode(errors="replace")
+        return lines_of(instance.container.logs(stream=True, follow=True, since=since))
 
     def events(self) -> Iterator[InstanceEvent]:
         stream = client(timeout=None).events(decode=True, filters={
@@ -257,6 +223,66 @@ class DockerLocal:
                 client().images.remove(name)
             except docker.errors.APIError:
                 continue
+
+
+def run_container(app: str, release, command: str, timeout: float, owner: str, resources: dict | None,
+                  networks: tuple[str, ...]) -> tuple[int, str]:
+    """Run `command` once in a container of the release on this engine, on the app's network (made already)
+    and `networks`: (exit code, output), 124 on a timeout."""
+    import requests  # imported here: see DockerLocal.start()
+
+    container = client().containers.create(**spec.one_off_spec(app, release, command, owner, resources))
+    try:
+        _join(container, networks)
+        container.start()
+        try:
+            code = container.wait(timeout=timeout)["StatusCode"]
+        except requests.exceptions.ConnectionError:
+            container.kill()
+            code = None
+        output = container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
+    if code is None:
+        return 124, output + f"\n(timed out after {timeout:g}s)"
+    return code, output
+
+
+def container_usage(container, sample: bool) -> dict:
+    """From the engine's stats: memory in use leaves out page cache that can be dropped, as `docker stats`
+    does; with `sample`, the engine takes a second sample about a second later."""
+    stats = container.stats(stream=False, one_shot=not sample)
+    cpu, previous = stats.get("cpu_stats", {}), stats.get("precpu_stats", {})
+    total = cpu.get("cpu_usage", {}).get("total_usage", 0)
+    percent = None
+    if sample and previous.get("system_cpu_usage") and cpu.get("system_cpu_usage"):
+        system = cpu["system_cpu_usage"] - previous["system_cpu_usage"]
+        cores = cpu.get("online_cpus") or 1
+        percent = (total - previous["cpu_usage"]["total_usage"]) / system * cores * 100 if system > 0 else 0.0
+    memory = stats.get("memory_stats", {})
+    cache = memory.get("stats", {}).get("total_inactive_file", memory.get("stats", {}).get("inactive_file", 0))
+    return {
+        "cpu_seconds": total / 1e9,
+        "cpu_percent": percent,
+        "memory": max(0, memory.get("usage", 0) - cache),
+        "memory_limit": container.attrs["HostConfig"].get("Memory") or None,
+    }
+
+
+def stamped_lines(output: bytes) -> list[tuple[str, str]]:
+    """The engine's log output with timestamps, as (time stamp, line)."""
+    return [(stamp, text) for stamp, _, text in
+            (line.partition(" ") for line in output.decode(errors="replace").splitlines())]
+
+
+def lines_of(stream: Iterator[bytes]) -> Iterator[str]:
+    """A log stream's chunks as lines, each once it is complete."""
+    buffer = b""
+    for chunk in stream:
+        buffer += chunk
+        *complete, buffer = buffer.split(b"\n")
+        for line in complete:
+            yield line.decode(errors="replace")
 
 
 def _listed(filters: dict) -> list[Instance]:

@@ -13,7 +13,7 @@ BASE_IMAGE = "ponton/base:trixie"
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        for kind in ("integration", "e2e"):
+        for kind in ("integration", "cluster", "e2e"):
             if f"tests/{kind}/" in str(item.path):
                 item.add_marker(getattr(pytest.mark, kind))
 

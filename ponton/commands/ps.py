@@ -37,7 +37,7 @@ def scale(p, app, pairs):
 @format_option
 @pass_ponton
 def report(p, app, fmt):
-    """Each instance of APP: process type, release, state, health, uptime, restarts."""
+    """Each instance of APP: process type, release, state, health, uptime, restarts, node."""
     statuses = p.state.instance_statuses(app)
     ooms = oom_containers(p.state.events(app, 1000))
     rows = []
@@ -51,6 +51,7 @@ def report(p, app, fmt):
             "uptime": _duration(instance.uptime) if instance.running else "-",
             "restarts": instance.restarts,
             "last_exit": last_exit(instance, ooms),
+            "node": instance.node,
             "port": instance.port,
             "container": instance.engine_name,
         })

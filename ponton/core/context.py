@@ -21,6 +21,9 @@ def silent(line: str, err: bool = False):
     """The log of a Ponton nobody listens to (tests, scripts that build one themselves)."""
 
 
+SCHEDULER_KEY = "scheduler"  # the state's server-wide setting cluster:init sets
+
+
 class Ponton:
     def __init__(self, settings=None, log: Log = silent):
         if settings is not None:
@@ -41,7 +44,9 @@ class Ponton:
 
     @functools.cached_property
     def scheduler(self) -> scheduler.Scheduler:
-        return scheduler.for_settings(self.settings)
+        """docker-local (or what the `scheduler` setting names) until `cluster:init` made this server a cluster's
+        manager: then the one it recorded in the state (swarm)."""
+        return scheduler.for_settings(self.settings, self.state.setting(SCHEDULER_KEY, "") or None)
 
     @property
     def hooks(self):

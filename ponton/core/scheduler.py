@@ -46,6 +46,10 @@ class Instance(Protocol):
         """Running, or being restarted by the engine's restart policy."""
 
     @property
+    def node(self) -> str:
+        """The name of the server it runs on (this one's host name on one server, a node's in a cluster)."""
+
+    @property
     def host(self) -> str:
         """The address its published ports are reached on (127.0.0.1 on one server, a node's address in a
         cluster)."""
@@ -160,10 +164,12 @@ def _registered() -> dict:
     return {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def for_settings(settings) -> Scheduler:
-    """The scheduler the `scheduler` setting names, built for these settings."""
+def for_settings(settings, name: str | None = None) -> Scheduler:
+    """The scheduler named `name` (by default the one the `scheduler` setting names), built for these settings.
+    `cluster:init` names `swarm` in the state, which wins over the setting (ponton/core/context.py)."""
+    name = name or settings.scheduler
     registered = _registered()
-    if settings.scheduler not in registered:
+    if name not in registered:
         known = ", ".join(sorted(registered)) or "none (reinstall ponton: its package declares docker-local)"
-        raise PontonError(f"setting scheduler: unknown scheduler {settings.scheduler!r}; installed: {known}")
-    return registered[settings.scheduler].load()(settings)
+        raise PontonError(f"setting scheduler: unknown scheduler {name!r}; installed: {known}")
+    return registered[name].load()(settings)

@@ -13,6 +13,7 @@ from builder import build
 from ponton.core.context import Ponton
 from ponton.core.dockerclient import image_exists
 from ponton.core.errors import DeployError, InvalidInput, NotFound
+from ponton.core.scheduler import Scheduler
 from ponton.core.state import Release
 from ponton.features import appfiles, portmaps, quota, resources
 from ponton.features.strategy import strategy_of
@@ -203,8 +204,17 @@ def converge(p: Ponton, app: str, replace: bool = False, unhealthy: frozenset[st
     return True
 
 
+def move(p: Ponton, app: str, scheduler: Scheduler):
+    """Renew every instance of the current release through `scheduler` (which starts the new ones where they are
+    to run: clustering.Moving), and return once the old ones are gone: they are not this ponton's scheduler's."""
+    current = p.state.current_release(app)
+    if current is not None:
+        _converge(p, app, current, replace=True, scheduler=scheduler)
+
+
 def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhealthy: frozenset[str] = frozenset(),
-              strategy=None, canary_ok: bool = False, finish: Callable[[], None] | None = None):
+              strategy=None, canary_ok: bool = False, finish: Callable[[], None] | None = None,
+              scheduler: Scheduler | None = None):
 
     record = p.state.app(app)
     if record.canary_version is not None and not canary_ok:
@@ -212,7 +222,7 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
                            f"`ponton deploy:promote {app}` or `ponton deploy:abort {app}` first")
     strategy = strategy or strategy_of(p, app)
     standby = record.standby_version if (record.standby_until or 0) > time.time() else None
-    rollout = Rollout(app, release, p.settings, p.scheduler,
+    rollout = Rollout(app, release, p.settings, scheduler or p.scheduler,
                       lambda instances, weights: routing.route(p, app, instances, weights), p.log,
                       strategy, resources.for_release(p, app, release), portmaps.published(p, app), networks(p, app))
     rollout.run(
@@ -220,7 +230,9 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
         reuse=routing.identical(p, app, release),
         spare=frozenset() if standby is None else frozenset({standby}), finish=finish,
     )
-    if rollout.pending:
+    if rollout.pending and scheduler is not None:
+        retire.stop_all(scheduler, rollout.pending)
+    elif rollout.pending:
         retire.hand_over(app, rollout.pending)
     if strategy.name == "blue-green" and rollout.kept_old:
         p.state.set_standby(app, max(i.release for i in rollout.kept_old), time.time() + strategy.wait_to_retire)

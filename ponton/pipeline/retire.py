@@ -8,7 +8,7 @@ import sys
 import time
 
 from ponton.core.context import Ponton
-from ponton.core.scheduler import Instance
+from ponton.core.scheduler import Instance, Scheduler
 
 COMMAND = "ps:retire"
 
@@ -23,11 +23,16 @@ def hand_over(app: str, pending: list[tuple[Instance, float]]):
 def finish(p: Ponton, app: str, stops: dict[str, float]):
     """Stop the app's instances whose ids `stops` names (SIGKILL at the given time at the latest) and remove them,
     all at once. One that another command removed meanwhile is simply gone. The caller holds the app's lock."""
-    instances = [i for i in p.scheduler.instances(app) if i.id in stops]
+    stop_all(p.scheduler, [(i, stops[i.id]) for i in p.scheduler.instances(app) if i.id in stops])
 
-    def retire(instance: Instance):
-        p.scheduler.stop(instance, max(0.0, stops[instance.id] - time.time()))
-        p.scheduler.remove(instance)
 
-    with concurrent.futures.ThreadPoolExecutor(max(1, len(instances))) as pool:
-        list(pool.map(retire, instances))
+def stop_all(scheduler: Scheduler, pending: list[tuple[Instance, float]]):
+    """Stop and remove each instance (by the time given with it at the latest), all at once, and return when done."""
+
+    def retire(stop: tuple[Instance, float]):
+        instance, kill_at = stop
+        scheduler.stop(instance, max(0.0, kill_at - time.time()))
+        scheduler.remove(instance)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(pending))) as pool:
+        list(pool.map(retire, pending))

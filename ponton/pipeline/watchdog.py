@@ -20,12 +20,13 @@ import concurrent.futures
 import http.client
 import os
 import queue
+import sys
 import socket
 import threading
 import time
 import traceback
 
-from ponton.core.context import Ponton
+from ponton.core.context import SCHEDULER_KEY, Ponton
 from ponton.core.errors import DeployError, PontonError, ProxyError
 from ponton.core.lock import app_lock
 from ponton.core.scheduler import Instance, InstanceEvent
@@ -41,6 +42,7 @@ MAX_BACKOFF = 300
 HEALERS = 8  # apps mended at the same time
 KEEPALIVE_EVERY = 10  # seconds between systemd keep-alives; WatchdogSec= in the unit is 30
 ALL = "*"
+RESTART_EXIT = 75  # EX_TEMPFAIL: started again by its supervisor
 
 
 class Watchdog:
@@ -98,6 +100,9 @@ class Watchdog:
                 self.heal_soon(app)
 
     def reconcile_all(self):
+        if self.scheduler_changed():
+            self.log("this server's scheduler changed (cluster:init): restarting on the new one")
+            sys.exit(RESTART_EXIT)  # its supervisor (systemd, install.sh's) starts it again
         self.p.state.set_setting("watchdog_heartbeat", f"{time.time():.0f} {os.getpid()}")
         names = [app.name for app in self.p.state.apps()]
         for name in names:
@@ -114,6 +119,11 @@ class Watchdog:
 
     def plugins_round(self):
         self.p.hooks.watchdog_round(settings=self.settings, log=self.log)
+
+    def scheduler_changed(self) -> bool:
+        """Another scheduler runs the apps now: this watchdog's must not act on them (nor on their old instances,
+        which cluster:init is moving), until it restarts."""
+        return (self.p.state.setting(SCHEDULER_KEY, "") or self.settings.scheduler) != self.p.scheduler.name
 
     def heal_soon(self, app: str):
         """Have a healer reconcile `app`, without waiting for it; if one is at it already, once more after."""
@@ -139,7 +149,7 @@ class Watchdog:
     def reconcile(self, app: str):
         state = self.p.state
         with app_lock(self.settings.state_dir, app, wait=False) as locked:
-            if not locked or not state.app_exists(app):
+            if not locked or not state.app_exists(app) or self.scheduler_changed():
                 return
             release = state.current_release(app)
             if release is None:

@@ -30,14 +30,14 @@ def test_the_default_scheduler_is_docker_local():
 def test_an_unknown_scheduler_is_one_clear_error():
     with pytest.raises(PontonError) as refused:
         scheduler.for_settings(dataclasses.replace(Settings(), scheduler="k8s\nsomething"))
-    assert str(refused.value) == "setting scheduler: unknown scheduler 'k8s\\nsomething'; installed: docker-local"
+    assert str(refused.value) == "setting scheduler: unknown scheduler 'k8s\\nsomething'; installed: docker-local, swarm"
 
 
 def test_the_cli_says_so_in_one_line_and_changes_nothing(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PONTON_CONFIG": str(tmp_path / "none.yml"),
            "PONTON_STATE_DIR": str(tmp_path / "state"), "PONTON_NGINX_CONF_DIR": str(tmp_path / "nginx"),
            "PONTON_NGINX_COMMAND": "false", "PONTON_NGINX_PID_FILE": str(tmp_path / "nginx.pid"),
-           "DOCKER_HOST": "unix:///nonexistent/docker.sock", "PONTON_SCHEDULER": "swarm"}
+           "DOCKER_HOST": "unix:///nonexistent/docker.sock", "PONTON_SCHEDULER": "nomad"}
 
     def ponton(*args):
         return subprocess.run([sys.executable, "-m", "ponton", *args], env=env, capture_output=True, text=True,
@@ -45,7 +45,7 @@ def test_the_cli_says_so_in_one_line_and_changes_nothing(tmp_path):
 
     created = ponton("apps:create", "shop")  # it removes what a former app of that name left on the scheduler
     assert (created.returncode, created.stdout) == (1, "")
-    assert created.stderr == "error: setting scheduler: unknown scheduler 'swarm'; installed: docker-local\n"
+    assert created.stderr == "error: setting scheduler: unknown scheduler 'nomad'; installed: docker-local, swarm\n"
     assert ponton("apps:list", "--format", "json").stdout == "[]\n"
 
 

@@ -1,0 +1,72 @@
+"""cluster:init, cluster:join-command, cluster:report: this server as the first manager of a Docker Swarm
+cluster, the line that joins another server to it, and the cluster's health (docs/cluster.md)."""
+
+import click
+
+from ponton.core.context import SCHEDULER_KEY
+from ponton.core.errors import InvalidInput, PontonError
+from ponton.output import emit, format_option, pass_ponton, table
+from ponton.pipeline import clustering
+from runtime import cluster
+
+SWARM = "swarm"
+
+
+@click.command("cluster:init")
+@click.option("--advertise-addr", metavar="ADDR",
+              help="The address other servers reach this one at (default: the engine picks the one of its "
+                   "default route).")
+@pass_ponton
+def init(p, advertise_addr):
+    """Make this server the first manager of a cluster; the apps it runs move onto it with no failed request.
+
+    Instances then run as Swarm tasks spread over the cluster's active nodes. Add servers with the line
+    `ponton cluster:join-command` prints.
+    """
+    if p.state.setting(SCHEDULER_KEY, "") == SWARM:
+        raise InvalidInput("this server is a cluster manager already (see `ponton cluster:report`)")
+    if cluster.state() != "inactive":
+        raise PontonError("this server's Docker engine is in a swarm ponton did not make: "
+                          "`docker swarm leave` it first, or join this server with `PONTON_JOIN`")
+    address = cluster.init(advertise_addr)
+    cluster.update(cluster.find(cluster.local_node()), labels={cluster.INGRESS_LABEL: "true"})
+    click.echo(f"-----> This server is the first manager of a new cluster, at {address}")
+    clustering.move_apps(p, SWARM)
+    click.echo("-----> Add servers with the line `ponton cluster:join-command` prints")
+
+
+@click.command("cluster:join-command")
+@click.option("--role", type=click.Choice(cluster.ROLES), default="worker", show_default=True,
+              help="What the new server becomes.")
+@pass_ponton
+def join_command(p, role):
+    """Print the line that installs ponton on a new server and joins it to this cluster."""
+    require_cluster(p)
+    click.echo(f"PONTON_JOIN={cluster.join_token(role)}@{cluster.local_address()}:{cluster.SWARM_PORT} ./install.sh")
+
+
+@click.command("cluster:report")
+@format_option
+@pass_ponton
+def report(p, fmt):
+    """The cluster's managers and leader, its state store and its nodes, each with its health."""
+    require_cluster(p)
+    managers = cluster.managers_report()
+    nodes = [n.as_json() for n in cluster.nodes()]
+    data = {"managers": managers, "leader": next((m["name"] for m in managers if m["leader"]), None),
+            "state_store": {"kind": "sqlite", "where": str(p.settings.state_dir), "health": "ok"},
+            "nodes": nodes}
+    lines = [table([[m["name"], m["address"], "yes" if m["leader"] else "", m["reachability"]] for m in managers],
+                   ["manager", "address", "leader", "reachability"]),
+             "",
+             f"state store: SQLite in {p.settings.state_dir} (on this manager)",
+             f"nodes: {len(nodes)} ({sum(n['state'] == 'ready' for n in nodes)} ready)"]
+    emit(fmt, data, "\n".join(lines))
+
+
+def require_cluster(p):
+    if p.state.setting(SCHEDULER_KEY, "") != SWARM:
+        raise InvalidInput("this server is not in a cluster: `ponton cluster:init` makes it the first manager")
+
+
+COMMANDS = [init, join_command, report]

@@ -1,0 +1,73 @@
+"""Moving instances without a failed request: from this server's engine onto the cluster (`cluster:init`), and off
+a node that is drained (`nodes:drain`). Both are rollouts: new instances start where they are to run, get
+healthy and routed, and only then do the old ones stop, one app at a time, under the app's lock."""
+
+from ponton.core import scheduler as schedulers
+from ponton.core.context import SCHEDULER_KEY, Ponton
+from ponton.core.scheduler import Instance, Scheduler
+from ponton.pipeline import deploy
+
+
+def move_apps(p: Ponton, to: str):
+    """Make `to` this ponton's scheduler and move every app's instances onto it. The watchdog, which sees the
+    change, stops acting on its old scheduler's instances and restarts on the new one."""
+    old = p.scheduler
+    new = schedulers.for_settings(p.settings, to)
+    p.state.set_setting(SCHEDULER_KEY, to)
+    p.__dict__["scheduler"] = new  # the cached property: from now on this command's rollouts are the new one's
+    moving = Moving(old, new)
+    for record in p.state.apps():
+        with p.locked(record.name):
+            if not old.instances(record.name):
+                continue
+            p.log(f"-----> Moving {record.name} onto the cluster")
+            deploy.move(p, record.name, moving)
+            old.remove_network(record.name)
+
+
+def drain(p: Ponton, node: str, instances: dict[str, list[Instance]]):
+    """Replace each app's instances on `node` (which gets no new ones: the caller paused it) by new ones elsewhere,
+    health-gated and routed before the old ones stop. `instances` are those on the node, by app."""
+    for app, on_node in instances.items():
+        with p.locked(app):
+            p.log(f"-----> Moving {len(on_node)} instance(s) of {app} off {node}")
+            deploy.converge(p, app, unhealthy=frozenset(i.id for i in on_node))
+
+
+class Moving:
+    """Two schedulers as one, for a move: the instances of both, new ones started by the new one, and each
+    instance stopped, resumed and removed by the scheduler it belongs to."""
+
+    def __init__(self, old: Scheduler, new: Scheduler):
+        self.old, self.new = old, new
+        self.name = new.name
+        self._owner: dict[str, Scheduler] = {}
+
+    def _of(self, instance: Instance) -> Scheduler:
+        return self._owner.get(instance.id, self.new)
+
+    def instances(self, app: str) -> list[Instance]:
+        found = []
+        for scheduler in (self.old, self.new):
+            for instance in scheduler.instances(app):
+                self._owner[instance.id] = scheduler
+                found.append(instance)
+        return found
+
+    def start(self, *args, **kwargs) -> Instance:
+        return self.new.start(*args, **kwargs)
+
+    def stop(self, instance: Instance, timeout: float):
+        self._of(instance).stop(instance, timeout)
+
+    def resume(self, instance: Instance):
+        self._of(instance).resume(instance)
+
+    def remove(self, instance: Instance):
+        self._of(instance).remove(instance)
+
+    def logs(self, instance: Instance, lines: int | None = None, since: int | None = None):
+        return self._of(instance).logs(instance, lines, since)
+
+    def __getattr__(self, name: str):  # the rest of the interface (run_once, usage, images...): the new one's
+        return getattr(self.new, name)

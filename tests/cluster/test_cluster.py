@@ -1,0 +1,121 @@
+"""ponton on a Docker Swarm cluster of three node engines (conftest.py): instances spread over nodes, routed to
+each node's address, swapped without a failed request, moved off a drained node and off a lost one."""
+
+import json
+import subprocess
+
+import pytest
+
+from ponton.testing import Load
+from tests.integration.conftest import WatchdogProcess, eventually
+
+
+@pytest.fixture(scope="module")
+def box(cluster, tmp_path_factory):
+    """A ponton whose server is the cluster's first manager; the two other nodes joined as workers, with the
+    line `cluster:join-command` prints (the part of PONTON_JOIN that joins the swarm)."""
+    sandbox = cluster.sandbox(tmp_path_factory.mktemp("cluster"))
+    sandbox.run("cluster:init", "--advertise-addr", cluster.manager.ip)
+    line = sandbox.run("cluster:join-command").stdout.strip()
+    assert line.startswith("PONTON_JOIN=") and line.endswith(" ./install.sh"), line
+    token, _, address = line.split()[0].partition("=")[2].partition("@")
+    for node in cluster.nodes[1:]:
+        node.docker("swarm", "join", "--advertise-addr", node.ip, "--token", token, address)
+    eventually(lambda: [n["state"] for n in nodes(sandbox)] == ["ready"] * 3, 60, "three ready nodes")
+    yield sandbox
+    sandbox.close()
+
+
+def nodes(sandbox) -> list[dict]:
+    return json.loads(sandbox.run("nodes:list", "--format", "json").stdout)
+
+
+def report(sandbox, app: str) -> list[dict]:
+    return json.loads(sandbox.run("ps:report", app, "--format", "json").stdout)
+
+
+def answers(sandbox, app: str) -> bytes:
+    status, body = sandbox.get(sandbox.host(app))
+    assert status == 200, body
+    return body
+
+
+def test_nodes_are_listed_with_their_roles(box, cluster):
+    listed = nodes(box)
+    assert [(n["name"], n["address"], n["role"], n["leader"]) for n in listed] == [
+        (cluster.nodes[0].name, cluster.nodes[0].ip, "manager", True),
+        *[(node.name, node.ip, "worker", False) for node in cluster.nodes[1:]]]
+    assert all(n["availability"] == "active" for n in listed)
+    report_ = json.loads(box.run("cluster:report", "--format", "json").stdout)
+    assert report_["leader"] == cluster.manager.name and report_["managers"][0]["reachability"] == "reachable"
+
+
+def test_instances_spread_over_nodes_and_answer_through_nginx(box, cluster):
+    app = box.new_app_name()
+    box.run("git:from-image", app, cluster.image)
+    box.run("ps:scale", app, "web=4")
+    rows = report(box, app)
+    assert len(rows) == 4 and all(r["state"] == "running" for r in rows), rows
+    assert len({r["node"] for r in rows}) >= 2, rows
+    assert {r["node"] for r in rows} <= {node.name for node in cluster.nodes}
+    assert answers(box, app).startswith(b"hello  from ")
+    conf = (box.conf_dir / f"{app}.conf").read_text()
+    assert sum(f"server {node.ip}:" in conf for node in cluster.nodes) >= 2, conf  # node addresses, not loopback
+    box.run("apps:destroy", app, "--force")
+    assert not cluster.manager.docker("service", "ls", "-q", "--filter", f"label=ponton.app={app}").stdout.strip()
+
+
+def test_config_scale_restart_and_rollback_under_load(box, cluster):
+    app = box.new_app_name()
+    box.run("git:from-image", app, cluster.image)
+    box.run("ps:scale", app, "web=2")
+    with Load(box.http_port, box.host(app), clients=4, max_seconds=240) as load:
+        box.run("config:set", app, "HELLO=world")
+        box.run("ps:scale", app, "web=3")
+        box.run("ps:restart", app)
+        box.run("rollback", app)
+    assert load.result.failures == [], load.result.failures[:5]
+    assert load.result.ok > 50, load.result
+    assert answers(box, app).startswith(b"hello  from ")  # the rollback's release: no HELLO
+    box.run("apps:destroy", app, "--force")
+
+
+def test_drain_moves_instances_without_a_failed_request(box, cluster):
+    app = box.new_app_name()
+    box.run("git:from-image", app, cluster.image)
+    box.run("ps:scale", app, "web=3")
+    worker = cluster.nodes[1].name
+    on_worker = [r for r in report(box, app) if r["node"] == worker]
+    assert on_worker, report(box, app)
+    try:
+        with Load(box.http_port, box.host(app), clients=4, max_seconds=120) as load:
+            box.run("nodes:drain", worker)
+        assert load.result.failures == [] and load.result.ok > 10, load.result.failures[:5]
+        rows = report(box, app)
+        assert len(rows) == 3 and worker not in {r["node"] for r in rows}, rows
+        assert next(n for n in nodes(box) if n["name"] == worker)["availability"] == "drain"
+    finally:
+        box.run("nodes:activate", worker)
+    box.run("apps:destroy", app, "--force")
+
+
+def test_a_lost_node_costs_no_request_and_its_instances_come_back_elsewhere(box, cluster):
+    app = box.new_app_name()
+    box.run("git:from-image", app, cluster.image)
+    box.run("ps:scale", app, "web=4")
+    victim = cluster.nodes[2]
+    lost = [r["instance"] for r in report(box, app) if r["node"] == victim.name]
+    assert lost, report(box, app)
+    dog = WatchdogProcess(box)
+    dog.start()
+    try:
+        with Load(box.http_port, box.host(app), clients=4, max_seconds=120) as load:
+            subprocess.run(["docker", "kill", victim.name], check=True, capture_output=True)
+            eventually(lambda: all(r["state"] == "running" and r["node"] != victim.name
+                                   for r in report(box, app)) and len(report(box, app)) == 4,
+                       60, f"the instances of {victim.name} running on other nodes")
+            conf = box.conf_dir / f"{app}.conf"
+            eventually(lambda: f"server {victim.ip}:" not in conf.read_text(), 30, "the lost node out of the routes")
+        assert load.result.failures == [] and load.result.ok > 10, load.result.failures[:5]
+    finally:
+        dog.kill()
