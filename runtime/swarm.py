@@ -28,7 +28,7 @@ ENDED = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
 @dataclass(eq=False)
 class Instance:
     service: dict  # the engine's inspection of the service
-    task: dict | None  # its newest task, if it has one
+    task: dict | None  # its newest task, if it has one (Swarm deletes the task of a service scaled to none)
     tasks: int  # how many tasks it had (its history: the first one, and one per restart or reschedule)
     node: str  # the name of the node the task is on ('' before Swarm placed it)
     host: str  # that node's cluster address
@@ -162,7 +162,7 @@ class Swarm:
     def stop(self, instance: Instance, timeout: float):
         """Scaled to no task: Swarm sends SIGTERM, then SIGKILL after the stop grace period (timeout)."""
         self._scale(instance, 0, timeout)
-        _wait(instance.id, timeout + 30, lambda i: i._state in ENDED, instance)
+        _wait(instance.id, timeout + 30, lambda i: i.task is None or i._state in ENDED, instance)
 
     def resume(self, instance: Instance):
         """A new task, where Swarm places it (the port is the service's, the node may differ)."""

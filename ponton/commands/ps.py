@@ -147,8 +147,9 @@ def retire_instances(p, app, stops):
     wanted = {}
     for stop in stops:
         instance, _, kill_at = stop.partition("@")
-        if not re.fullmatch(r"[0-9a-f]{12,64}", instance) or not re.fullmatch(r"[0-9]{1,11}(\.[0-9]{1,6})?", kill_at):
-            raise InvalidInput(f"expected ID@TIME (a container id, a Unix time), got {validate.shown(stop)}")
+        # An instance's id is its scheduler's: a container's (hex) or a Swarm service's (base 36).
+        if not re.fullmatch(r"[0-9a-z]{12,64}", instance) or not re.fullmatch(r"[0-9]{1,11}(\.[0-9]{1,6})?", kill_at):
+            raise InvalidInput(f"expected ID@TIME (an instance id, a Unix time), got {validate.shown(stop)}")
         wanted[instance] = float(kill_at)
     with p.locked(app):
         retire.finish(p, app, wanted)

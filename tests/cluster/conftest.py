@@ -135,6 +135,11 @@ def cluster(node_image, app_image):
         yield built
     finally:
         for node in nodes:
+            ended = subprocess.run(["docker", "inspect", "-f", "{{.State.ExitCode}}", node.name], capture_output=True,
+                                   text=True).stdout.strip()
+            if ended not in ("0", "137"):  # its engine died on its own (137: a test killed it): say how
+                logs = subprocess.run(["docker", "logs", "--tail", "20", node.name], capture_output=True, text=True)
+                print(f"--- the engine of {node.name} is down; its last lines:\n{logs.stdout}{logs.stderr}")
             subprocess.run(["docker", "rm", "-f", "-v", node.name], capture_output=True)
         subprocess.run(["docker", "network", "rm", network], capture_output=True)
 
