@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from ponton.core.dockerclient import client
 from ponton.core.errors import DeployError
 from ponton.core.scheduler import InstanceEvent
-from runtime import cluster, docker_local, hostports, spec, swarm_spec
+from runtime import cluster, docker_local, hostports, registry, spec, swarm_spec
 
-STARTED = ("running", "complete", "failed", "shutdown", "rejected", "orphaned", "remove")  # no longer on its way
 ENDED = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
 
 
@@ -29,7 +28,7 @@ ENDED = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
 class Instance:
     service: dict  # the engine's inspection of the service
     task: dict | None  # its newest task, if it has one (Swarm deletes the task of a service scaled to none)
-    tasks: int  # how many tasks it had (its history: the first one, and one per restart or reschedule)
+    exits: int  # how many of its earlier tasks ran and exited on their own (not one a node refused to start)
     node: str  # the name of the node the task is on ('' before Swarm placed it)
     host: str  # that node's cluster address
     process: str
@@ -103,7 +102,7 @@ class Instance:
 
     @property
     def restarts(self) -> int:
-        return max(self.tasks - 1, 0)
+        return self.exits
 
     @property
     def exit_code(self) -> int | None:
@@ -137,7 +136,8 @@ class Swarm:
 
     def start(self, app: str, process: str, number: int, release, resources: dict | None = None,
               extra_ports: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> Instance:
-        """Returns once Swarm started its task (pulling the image on the node included), within health_timeout."""
+        """Returns once Swarm started its task (pulling the image on the node included), within health_timeout.
+        A task a node rejects (its image not pulled yet, its port taken there) is placed again by Swarm."""
         import docker  # imported here: slow to import, and most commands never start an instance
 
         _ensure_network(app)
@@ -147,16 +147,17 @@ class Swarm:
             for key in (f"{spec.CONTAINER_PORT}/tcp", *extra_ports):
                 ports[key] = hostports.pick(self.settings.ports, taken | set(ports.values()))
         args = spec.container_spec(app, process, number, release, self.owner, resources=resources)
+        args["image"] = registry.distribute(release.image, app)  # what every node can pull
         try:
             created = client().api.create_service(**swarm_spec.service(args, ports, networks,
                                                                        self.settings.stop_timeout))
         except docker.errors.APIError as e:
             raise DeployError(f"cannot start {process}.{number} from image {release.image}: {e.explanation}") from None
-        instance = _wait(created["ID"], self.settings.health_timeout, lambda i: i._state in STARTED)
+        instance = _wait(created["ID"], self.settings.health_timeout, lambda i: i.running)
         if not instance.running:
             self.remove(instance)
             raise DeployError(f"cannot start {process}.{number} from image {release.image}: "
-                              f"{instance.task['Status'].get('Err') or instance._state}")
+                              f"{(instance.task or {}).get('Status', {}).get('Err') or instance._state}")
         return instance
 
     def stop(self, instance: Instance, timeout: float):
@@ -167,7 +168,7 @@ class Swarm:
     def resume(self, instance: Instance):
         """A new task, where Swarm places it (the port is the service's, the node may differ)."""
         self._scale(instance, 1, None)
-        _wait(instance.id, self.settings.health_timeout, lambda i: i._state in STARTED, instance)
+        _wait(instance.id, self.settings.health_timeout, lambda i: i.running, instance)
 
     def _scale(self, instance: Instance, replicas: int, stop_timeout: float | None):
         import docker  # imported here: see start()
@@ -276,8 +277,9 @@ def _instance(service: dict, tasks: list[dict], nodes: dict[str, dict]) -> Insta
     labels = service["Spec"]["Labels"]
     task = max(tasks, key=lambda t: t["Version"]["Index"], default=None)
     node = nodes.get((task or {}).get("NodeID", ""), {})
+    exits = sum(t is not task and t["Status"]["State"] in ("failed", "complete") for t in tasks)
     return Instance(
-        service=service, task=task, tasks=len(tasks),
+        service=service, task=task, exits=exits,
         node=node.get("Description", {}).get("Hostname", ""), host=cluster.address_of(node),
         process=labels[spec.LABEL_PROCESS], number=int(labels[spec.LABEL_INSTANCE]),
         release=int(labels[spec.LABEL_RELEASE]),

@@ -7,7 +7,7 @@ from ponton.core.context import SCHEDULER_KEY
 from ponton.core.errors import InvalidInput, PontonError
 from ponton.output import emit, format_option, pass_ponton, table
 from ponton.pipeline import clustering
-from runtime import cluster
+from runtime import cluster, registry
 
 SWARM = "swarm"
 
@@ -31,6 +31,7 @@ def init(p, advertise_addr):
     address = cluster.init(advertise_addr)
     cluster.update(cluster.find(cluster.local_node()), labels={cluster.INGRESS_LABEL: "true"})
     click.echo(f"-----> This server is the first manager of a new cluster, at {address}")
+    clustering.start_registry(p)
     clustering.move_apps(p, SWARM)
     click.echo("-----> Add servers with the line `ponton cluster:join-command` prints")
 
@@ -53,13 +54,15 @@ def report(p, fmt):
     require_cluster(p)
     managers = cluster.managers_report()
     nodes = [n.as_json() for n in cluster.nodes()]
+    registries = registry.report()
     data = {"managers": managers, "leader": next((m["name"] for m in managers if m["leader"]), None),
             "state_store": {"kind": "sqlite", "where": str(p.settings.state_dir), "health": "ok"},
-            "nodes": nodes}
+            "registry": registries, "nodes": nodes}
     lines = [table([[m["name"], m["address"], "yes" if m["leader"] else "", m["reachability"]] for m in managers],
                    ["manager", "address", "leader", "reachability"]),
              "",
              f"state store: SQLite in {p.settings.state_dir} (on this manager)",
+             "registry: " + ", ".join(f"{r['name']} {r['running']}/{r['wanted']} running" for r in registries),
              f"nodes: {len(nodes)} ({sum(n['state'] == 'ready' for n in nodes)} ready)"]
     emit(fmt, data, "\n".join(lines))
 

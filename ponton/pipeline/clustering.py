@@ -2,10 +2,20 @@
 a node that is drained (`nodes:drain`). Both are rollouts: new instances start where they are to run, get
 healthy and routed, and only then do the old ones stop, one app at a time, under the app's lock."""
 
+from builder.stacks import ensure_image
 from ponton.core import scheduler as schedulers
 from ponton.core.context import SCHEDULER_KEY, Ponton
 from ponton.core.scheduler import Instance, Scheduler
 from ponton.pipeline import deploy
+from runtime import cluster, registry
+
+
+def start_registry(p: Ponton):
+    """The cluster's image registry on this manager, and its mirror on every node (runtime/registry.py)."""
+    ensure_image(p.settings, registry.IMAGE, registry.DIRECTORY, p.log)
+    registry.run(cluster.local_node(), cluster.local_address())
+    p.log(f"-----> The cluster's image registry runs on this server (read by nodes on port {registry.READER_PORT}), "
+          f"a mirror of it on each node's 127.0.0.1:{registry.MIRROR_PORT}")
 
 
 def move_apps(p: Ponton, to: str):

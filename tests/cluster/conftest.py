@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from builder.stacks import ensure_image
+from ponton.core.settings import Settings
 from ponton.testing import Sandbox
+from runtime import registry
 from tests.conftest import BASE_IMAGE, _docker
 
 NODE_IMAGE = "ponton-test/node:trixie"
@@ -115,7 +118,14 @@ def app_image() -> str:
 
 
 @pytest.fixture(scope="session")
-def cluster(node_image, app_image):
+def registry_image() -> str:
+    """The cluster registry's image, built here as install.sh builds it on every server it installs."""
+    ensure_image(Settings(), registry.IMAGE, registry.DIRECTORY, print)
+    return registry.IMAGE
+
+
+@pytest.fixture(scope="session")
+def cluster(node_image, app_image, registry_image):
     """Three node engines on a network of their own; removed afterwards, also when a test failed."""
     suffix = secrets.token_hex(3)
     subnet = _free_subnet()
@@ -127,11 +137,14 @@ def cluster(node_image, app_image):
             _docker("run", "-d", "--name", node.name, "--hostname", node.name, "--network", network, "--ip", node.ip,
                     "-v", "/var/lib/docker", *NODE_OPTIONS, node_image,
                     "dockerd", "--storage-driver=vfs", f"--cgroup-parent=/{node.name}",
-                    "-H", "unix:///var/run/docker.sock", "-H", f"tcp://{node.ip}:{ENGINE_PORT}")
+                    # --tls=false: no TLS on purpose (the test's own network), so the engine does not stall start-up
+                    # to warn about it.
+                    "-H", "unix:///var/run/docker.sock", "-H", f"tcp://{node.ip}:{ENGINE_PORT}", "--tls=false")
         for node in nodes:
             _wait_engine(node)
         built = Cluster(network, nodes, app_image)
         built.load(app_image)
+        built.load(registry_image)
         yield built
     finally:
         for node in nodes:
@@ -144,7 +157,7 @@ def cluster(node_image, app_image):
         subprocess.run(["docker", "network", "rm", network], capture_output=True)
 
 
-def _wait_engine(node: Node, timeout: float = 60):
+def _wait_engine(node: Node, timeout: float = 120):
     deadline = time.monotonic() + timeout
     while node.docker("info", check=False).returncode != 0:
         if time.monotonic() > deadline:
