@@ -3,22 +3,20 @@ container on it, other people's tests' too.) From a dockerd restart until all of
 nginx, each with its own answer, with `ponton watchdog` running; and the watchdog's idle CPU and memory with those
 apps beforehand.
 
-dockerd is stopped (SIGTERM to the pid in /var/run/docker.pid) and started again as tests/prepare.sh starts it
-(no systemd here). Times are from the stop and from the moment the engine answers again; an answer of another
-app's body through an app's domain during recovery is counted (it must never happen)."""
+dockerd is stopped (SIGTERM to the pid in /var/run/docker.pid) and started again as it was started
+(ponton.engine_restart: no systemd here). Times are from the stop and from the moment the engine answers again;
+an answer of another app's body through an app's domain during recovery is counted (it must never happen)."""
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
 from bench.common import IMAGE, fetch, log, ms, wait_for, watchdog
+from ponton.engine_restart import restart_engine
 
 APPS = 10
 IDLE_SECONDS = 30  # how long the watchdog's CPU use is sampled, idle, with APPS apps
 MAX_SECONDS = 180
-DOCKER_PID = Path("/var/run/docker.pid")
-START_DOCKERD = "setsid dockerd >>/var/log/dockerd.log 2>&1 &"  # outlives this process, as tests/prepare.sh's
 
 
 def _serving(box, apps: list[str], wrong: list[str]) -> set[str]:
@@ -47,10 +45,6 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _engine_up() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-
-
 def run(report, box):
     apps = [box.new_app_name() for _ in range(APPS)]
     for n, app in enumerate(apps):
@@ -68,14 +62,9 @@ def run(report, box):
         report.row(f"watchdog idle CPU with {APPS} apps (over {IDLE_SECONDS} s)", f"{cpu * 100:.1f} % of a core")
         report.row(f"watchdog memory (RSS) with {APPS} apps", f"{_rss_mb(dog.pid):.0f} MB")
 
-        pid = int(DOCKER_PID.read_text())
-        log(f"engine restart: stopping dockerd (pid {pid}) and starting it again")
+        log("engine restart: stopping dockerd and starting it again")
         stopped = time.monotonic()
-        subprocess.run(["kill", str(pid)], check=True)
-        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), MAX_SECONDS, "dockerd to stop", interval=0.1)
-        subprocess.run(["sh", "-c", START_DOCKERD], check=True)
-        wait_for(_engine_up, MAX_SECONDS, "dockerd to answer", interval=0.2)
-        engine_back = time.monotonic()
+        engine_back = restart_engine(MAX_SECONDS)
         wait_for(lambda: len(_serving(box, apps, wrong)) == APPS, MAX_SECONDS, f"all {APPS} apps serving again",
                  interval=0.1)
         done = time.monotonic()

@@ -41,7 +41,7 @@ def find(settings, kind: Kind, name: str):
 
 
 def leftovers(kind: Kind, name: str) -> list[str]:
-    """What the engine has under the service's names already (a volume a destroy without --force kept, another
+    """What the engine has under the service's names already (what a destroy cut short left, another
     ponton's): create refuses to take any of it over."""
     import docker  # imported here: slow, and a plugin is loaded by commands that never touch the engine
 

@@ -11,6 +11,7 @@ import tarfile
 
 import pytest
 
+from ponton.engine_restart import restart_engine
 from ponton.testing import Load
 from tests.conftest import _docker
 from tests.integration.conftest import APPS, Pusher, eventually
@@ -94,7 +95,8 @@ def test_a_linked_app_keeps_its_data_through_redeploys_restarts_and_a_restore(sa
     service = json.loads(_docker("inspect", f"ponton.postgres.{db}"))[0]
     assert service["NetworkSettings"]["Ports"] in ({}, None) and set(service["NetworkSettings"]["Networks"]) == {
         f"ponton.postgres.{db}"}  # reached by linked apps only, on its own network
-    assert service["HostConfig"]["Memory"] > 0 and service["HostConfig"]["CapDrop"] == ["ALL"]
+    limits = [service["HostConfig"][key] for key in ("Memory", "NanoCpus", "PidsLimit", "CapDrop")]
+    assert limits == [512 * 2**20, 10**9, 1024, ["ALL"]]  # the kind's own limits: the server sets no default
     assert [m["Type"] for m in service["Mounts"]] == ["volume"]
 
     assert sandbox.get(host, "/write?text=first-row") == (200, b"ok")
@@ -137,6 +139,9 @@ def test_a_linked_app_keeps_its_data_through_redeploys_restarts_and_a_restore(sa
     for name in app_containers(app):
         assert f"ponton.postgres.{db}" not in networks_of(name)
     one_error_line(sandbox.run("postgres:destroy", db, check=False), 2)  # --force is required
+    assert data(sandbox, "postgres:info", db)["state"] == "running"  # and nothing of it went: data, backups
+    assert _docker("volume", "ls", "-q", "--filter", f"name=ponton.postgres.{db}").split() == [f"ponton.postgres.{db}"]
+    assert len(data(sandbox, "postgres:backups", db)) == 1
     sandbox.run("postgres:destroy", db, "--force")
     assert _docker("ps", "-a", "--filter", f"name=ponton.postgres.{db}", "-q") == ""
     assert _docker("volume", "ls", "-q", "--filter", f"name=ponton.postgres.{db}") == ""
@@ -161,6 +166,20 @@ def test_a_failed_backup_is_an_event_and_shows_in_the_report(sandbox, services):
     subprocess.run([*psql, f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true'], check=True)
     sandbox.run("postgres:backup", db)
     assert data(sandbox, "report")["postgres"][0]["problems"] == "-"
+
+
+def test_only_the_newest_backups_are_kept(sandbox, services):
+    cache = services("redis")
+    sandbox.run("redis:create", cache)
+    sandbox.run("redis:backup-schedule", cache, "@yearly", "--keep", "2")
+    for _ in range(4):
+        sandbox.run("redis:backup", cache)
+    taken = [e["message"].split()[1] for e in data(sandbox, "redis:events", cache) if e["kind"] == "backup"]
+    assert len(taken) == 4 and [b["id"] for b in data(sandbox, "redis:backups", cache)] == taken[2:]
+    assert sorted(p.name for p in sandbox.root.glob(f"state/services/redis/{cache}/*")) == [
+        f"{backup_id}.rdb.gz" for backup_id in taken[2:]]
+    assert f"removed {taken[1]} (keeping 2)" in data(sandbox, "redis:events", cache)[-1]["message"]
+    assert data(sandbox, "redis:info", cache)["backup_keep"] == 2
 
 
 def test_bad_names_and_inputs_are_one_line_and_change_nothing(sandbox, services, echo_image):
@@ -273,3 +292,60 @@ def test_the_watchdog_mends_a_service_and_runs_its_backup_schedule(sandbox, serv
     backup = [e for e in data(sandbox, "postgres:events", db) if e["kind"] == "backup"][-1]
     assert backup["user"] == "watchdog"
     assert data(sandbox, "postgres:info", db)["backup_schedule"] == "* * * * *"
+
+
+def test_the_watchdog_restarts_a_hung_redis_and_its_data_stays(sandbox, services, watchdog):
+    cache = services("redis")
+    sandbox.run("redis:create", cache)
+    container = f"ponton.redis.{cache}"
+    cli = ["docker", "exec", container, "timeout", "5", "redis-cli", "-h", "127.0.0.1"]  # REDISCLI_AUTH is set
+    subprocess.run([*cli, "SET", "kept", "42"], check=True, capture_output=True)
+
+    def answers() -> bool:
+        result = subprocess.run([*cli, "GET", "kept"], capture_output=True, text=True, timeout=60)
+        return result.returncode == 0 and result.stdout.strip() == "42"
+
+    stop = 'for p in /proc/[0-9]*; do [ "$(cat "$p/comm")" = redis-server ] && kill -STOP "${p#/proc/}"; done; true'
+    subprocess.run(["docker", "exec", container, "sh", "-c", stop], check=True)
+    assert not answers()  # hung: it answers nothing, the health check neither
+    eventually(lambda: answers() and "health" in [e["kind"] for e in data(sandbox, "redis:events", cache)], 180,
+               "the watchdog to restart the hung redis")
+    (event,) = [e for e in data(sandbox, "redis:events", cache) if e["kind"] == "health"]
+    assert event["user"] == "watchdog" and "failed 3 health checks in a row" in event["message"]
+
+
+@pytest.mark.engine_restart
+def test_linked_services_keep_their_data_through_an_engine_restart(sandbox, services, watchdog):
+    """dockerd stopped and started again, which stops every container on it: the services come back by the
+    engine's restart policy (the same containers, on their volumes), the app's instances too (the watchdog
+    reconciles them), still on the services' networks; its row and its counter are there."""
+    app, db, cache = sandbox.new_app_name(), services("postgres"), services("redis")
+    deploy_source(sandbox, app)
+    host = sandbox.host(app)
+    made = {"postgres": db, "redis": cache}
+    for kind, name in made.items():
+        sandbox.run(f"{kind}:create", name)
+        sandbox.run(f"{kind}:link", name, app)
+    assert sandbox.get(host, "/write?text=before-the-restart") == (200, b"ok")
+    assert [sandbox.get(host, "/incr")[1] for _ in range(3)] == [b"1", b"2", b"3"]
+    ids = {kind: _docker("inspect", "--format", "{{.Id}}", f"ponton.{kind}.{name}") for kind, name in made.items()}
+
+    restart_engine()
+
+    def reads_its_row() -> bool:
+        try:
+            return sandbox.get(host, "/read") == (200, b"before-the-restart")
+        except OSError:  # nginx waits on an instance that is not back yet, longer than the client does
+            return False
+
+    eventually(reads_its_row, 180, "the app to read its row")
+    assert sandbox.get(host) == (200, b"services app: postgres=yes redis=yes")
+    assert sandbox.get(host, "/counter") == (200, b"3")
+    assert sandbox.get(host, "/incr") == (200, b"4")  # Redis takes writes again
+    for kind, name in made.items():
+        assert _docker("inspect", "--format", "{{.Id}}", f"ponton.{kind}.{name}") == ids[kind]  # not made again
+        assert data(sandbox, f"{kind}:info", name)["state"] == "running"
+        # The engine started it again before it answered (restart policy): the watchdog had nothing to mend.
+        assert [event["kind"] for event in data(sandbox, f"{kind}:events", name)] == ["create", "link"]
+    assert [row["problems"] for kind in made for row in data(sandbox, "report")[kind]] == ["-", "-"]
+    assert watchdog.process.poll() is None

@@ -1,15 +1,14 @@
 """The watchdog keeps apps at their recorded state: real engine, real nginx, a real watchdog process."""
 
 import json
-import os
 import socket
 import sqlite3
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
+from ponton.engine_restart import restart_engine
 from ponton.testing import Load
 from tests.integration.conftest import APPS, WatchdogProcess, containers, eventually
 
@@ -164,15 +163,7 @@ def test_report_shows_engine_nginx_watchdog_and_apps(sandbox, deployed, watchdog
     assert [(a["app"], a["instances"]) for a in data["apps"]] == [(deployed, "1/1")]
 
 
-def restart_dockerd():
-    """Stop the Docker engine and start it again, as tests/prepare.sh starts it (no systemd here)."""
-    pid = int(Path("/var/run/docker.pid").read_text())
-    subprocess.run(["kill", str(pid)], check=True)
-    eventually(lambda: not os.path.exists(f"/proc/{pid}"), 60, "dockerd to stop")
-    subprocess.run(["sh", "-c", "setsid dockerd >>/var/log/dockerd.log 2>&1 &"], check=True)  # outlives the test
-    eventually(lambda: subprocess.run(["docker", "info"], capture_output=True).returncode == 0, 60, "dockerd")
-
-
+@pytest.mark.engine_restart
 def test_apps_serve_again_after_the_engine_restarts(sandbox, echo_image, watchdog):
     apps = [sandbox.new_app_name() for _ in range(2)]
     for app in apps:
@@ -180,7 +171,7 @@ def test_apps_serve_again_after_the_engine_restarts(sandbox, echo_image, watchdo
         sandbox.run("config:set", app, f"GREETING={app}")
     sandbox.run("ps:scale", apps[0], "web=2")
 
-    restart_dockerd()
+    restart_engine()
 
     def answers_as_itself(app: str) -> bool:
         """While the apps come back some requests may fail, but an answer is always the app's own."""
