@@ -33,5 +33,8 @@ if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
     cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
 fi
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+# mktemp made the directory 0700, and the tar's "./" gives the image's / that mode: on storage drivers that keep
+# it (vfs, as on an engine in a container), no process but root's could then reach any file.
+chmod 0755 "$rootfs"
 tar -C "$rootfs" -c . | docker import --change 'CMD ["/bin/bash"]' - "$image" >/dev/null
 echo "-----> Base image $image built"

@@ -21,6 +21,7 @@ from ponton.core.errors import DeployError
 from ponton.core.scheduler import InstanceEvent
 from runtime import cluster, docker_local, hostports, registry, spec, swarm_spec
 
+START_TIMEOUT = 600  # seconds to place, pull and start a task; its health check then has health_timeout
 ENDED = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
 
 
@@ -136,7 +137,7 @@ class Swarm:
 
     def start(self, app: str, process: str, number: int, release, resources: dict | None = None,
               extra_ports: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> Instance:
-        """Returns once Swarm started its task (pulling the image on the node included), within health_timeout.
+        """Returns once Swarm started its task, within START_TIMEOUT: a node's first pull of an image can take long.
         A task a node rejects (its image not pulled yet, its port taken there) is placed again by Swarm."""
         import docker  # imported here: slow to import, and most commands never start an instance
 
@@ -153,7 +154,7 @@ class Swarm:
                                                                        self.settings.stop_timeout))
         except docker.errors.APIError as e:
             raise DeployError(f"cannot start {process}.{number} from image {release.image}: {e.explanation}") from None
-        instance = _wait(created["ID"], self.settings.health_timeout, lambda i: i.running)
+        instance = _wait(created["ID"], START_TIMEOUT, lambda i: i.running)
         if not instance.running:
             self.remove(instance)
             raise DeployError(f"cannot start {process}.{number} from image {release.image}: "
@@ -168,7 +169,7 @@ class Swarm:
     def resume(self, instance: Instance):
         """A new task, where Swarm places it (the port is the service's, the node may differ)."""
         self._scale(instance, 1, None)
-        _wait(instance.id, self.settings.health_timeout, lambda i: i.running, instance)
+        _wait(instance.id, START_TIMEOUT, lambda i: i.running, instance)
 
     def _scale(self, instance: Instance, replicas: int, stop_timeout: float | None):
         import docker  # imported here: see start()

@@ -1,12 +1,16 @@
 """ponton on a Docker Swarm cluster of three node engines (conftest.py): instances spread over nodes, routed to
 each node's address, swapped without a failed request, moved off a drained node and off a lost one."""
 
+import io
 import json
 import subprocess
+import sys
+import tarfile
 
 import pytest
 
 from ponton.testing import Load
+from tests.conftest import BASE_IMAGE
 from tests.integration.conftest import WatchdogProcess, eventually
 
 
@@ -63,6 +67,30 @@ def test_instances_spread_over_nodes_and_answer_through_nginx(box, cluster):
     assert sum(f"server {node.ip}:" in conf for node in cluster.nodes) >= 2, conf  # node addresses, not loopback
     box.run("apps:destroy", app, "--force")
     assert not cluster.manager.docker("service", "ls", "-q", "--filter", f"label=ponton.app={app}").stdout.strip()
+
+
+def test_a_pushed_app_builds_on_the_manager_and_runs_on_nodes_that_did_not(box, cluster):
+    cluster.manager.docker("load", "-q", input=subprocess.run(["docker", "save", BASE_IMAGE], capture_output=True,
+                                                              check=True).stdout)  # what install.sh builds
+    app = box.new_app_name()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        dockerfile = f"FROM {cluster.image}\nENV HELLO=built\n".encode()  # the manager has the image, as any server
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+    pushed = subprocess.run([sys.executable, "-m", "ponton", "git:from-archive", app], input=archive.getvalue(),
+                            env=box.env, capture_output=True, timeout=600)
+    assert pushed.returncode == 0, pushed.stdout.decode() + pushed.stderr.decode()
+    box.run("ps:scale", app, "web=3")
+    elsewhere = {r["node"] for r in report(box, app)} - {cluster.manager.name}
+    assert elsewhere, report(box, app)
+    for node in cluster.nodes:
+        if node.name in elsewhere:  # it pulled the build from its mirror of the registry: it has no other copy
+            pulled = node.docker("images", "--format", "{{.Repository}}").stdout.decode().split()
+            assert f"127.0.0.1:5000/ponton/{app}" in pulled, pulled
+    assert answers(box, app).startswith(b"hello built from ")
+    box.run("apps:destroy", app, "--force")
 
 
 def test_config_scale_restart_and_rollback_under_load(box, cluster):
