@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import time
 
 import pytest
 
@@ -97,12 +98,14 @@ def test_config_scale_restart_and_rollback_under_load(box, cluster):
     app = box.new_app_name()
     box.run("git:from-image", app, cluster.image)
     box.run("ps:scale", app, "web=2")
+    steps = []  # (monotonic time it ended, step): a failure says which step it fell in
     with Load(box.http_port, box.host(app), clients=4, max_seconds=240) as load:
-        box.run("config:set", app, "HELLO=world")
-        box.run("ps:scale", app, "web=3")
-        box.run("ps:restart", app)
-        box.run("rollback", app)
-    assert load.result.failures == [], load.result.failures[:5]
+        for step in (("config:set", app, "HELLO=world"), ("ps:scale", app, "web=3"), ("ps:restart", app),
+                     ("rollback", app)):
+            box.run(*step)
+            steps.append((time.monotonic(), step[0]))
+    during = [next((name for end, name in steps if at <= end), "after") for at in load.result.failed_at]
+    assert load.result.failures == [], (during, load.result.failures[:5])
     assert load.result.ok > 50, load.result
     assert answers(box, app).startswith(b"hello  from ")  # the rollback's release: no HELLO
     box.run("apps:destroy", app, "--force")
