@@ -104,6 +104,9 @@ def test_the_installed_web_answers_through_the_system_nginx(installed, web):
     assert any(WEB_HOST in conf.read_text() for conf in Path("/etc/nginx/ponton.d").glob("*.conf"))  # the system's
     status, error = web.api("/apps")
     assert status == 401 and error["error"].startswith("authentication required"), error
+    for name, kind in (("dashboard.js", "text/javascript"), ("dashboard.css", "text/css")):  # in the installed package
+        status, body, headers = web.request("GET", f"/static/{name}")
+        assert status == 200 and body and headers["Content-Type"].startswith(kind), (name, status)
 
 
 def test_a_token_of_the_installed_ponton_lists_the_apps(installed, web, admin_token):
