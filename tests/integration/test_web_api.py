@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ponton.testing import Sandbox
 from tests.integration.web import Api, add_user, expire_tokens, token
 
 
@@ -201,3 +202,26 @@ def test_the_openapi_document_describes_every_endpoint(web):
         assert path in paths
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert os.environ.get("PONTON_USER") is None
+
+
+def test_a_change_waits_for_no_nginx_worker_carrying_it_and_closes_its_connection(tmp_path, echo_image):
+    """A change that reloads nginx must not wait for the old worker that carries the change's own request (it
+    cannot finish before the change): it would wait drain_timeout. And that worker closes the connection after
+    the answer, which says so, so that no client sends its next request on it."""
+    box = Sandbox(tmp_path, health_timeout=20, stop_timeout=5, drain_timeout=300)
+    try:
+        add_user(box, "alice")
+        box.start_web()
+        alice = Api(box, token(box, "alices", "alice"))
+        app = box.new_app_name()
+        alice.ok("POST", "/apps", {"name": app})
+        box.run("git:from-image", app, echo_image)
+        started = time.monotonic()
+        response = alice.request("POST", f"/apps/{app}/config", json={"values": {"GREETING": "salut"}}, stream=True)
+        assert response.text.splitlines()[-1] == '{"ok": true}', response.text
+        assert time.monotonic() - started < 150  # its reloads waited for no drain_timeout (300s)
+        assert response.headers["connection"] == "close"
+        assert box.get(box.host(app))[1].startswith(b"salut from ")
+        assert alice.get("/apps").headers["connection"] == "keep-alive"  # a read keeps it
+    finally:
+        box.close()
