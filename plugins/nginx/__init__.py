@@ -9,6 +9,7 @@ drain_timeout setting.
 
 import contextlib
 import fcntl
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from plugins.nginx.vhosts import render_shared, render_stream, render_vhost, render_web
 from ponton.core.errors import ProxyError
 from ponton.core.files import write_atomically
-from ponton.core.hookspecs import hookimpl
+from ponton.core.hookspecs import CARRIER_ENV, hookimpl
 
 SHARED_FILE = "000-ponton.conf"  # sorts before every app's file
 WEB_FILE = "001-ponton-web.conf"  # the web face's; no app's file name starts with a digit
@@ -118,12 +119,19 @@ def _reload(settings):
     # Workers of an earlier config that still serve long-lived connections (websockets, tcp) are left out: they
     # keep serving those until they close, and waiting for them would hold up every change for drain_timeout.
     old_workers = {pid for pid in _children(master) if not _shutting_down(pid)}
+    # Nor the worker carrying the web face's request that runs this change: it ends with the change itself.
+    old_workers.discard(_carrier())
     result = _nginx(settings, "-s", "reload")
     if result.returncode != 0:
         raise ProxyError(f"nginx reload failed: {result.stderr.strip()}")
     deadline = time.monotonic() + settings.drain_timeout
     while old_workers & _children(master) and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def _carrier() -> int | None:
+    carrier = os.environ.get(CARRIER_ENV, "")
+    return int(carrier) if carrier.isdigit() and len(carrier) < 10 else None
 
 
 def _master_pid(settings) -> int:

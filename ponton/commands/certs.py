@@ -80,9 +80,11 @@ def add_dashboard(p):
     as certs:add takes them; HTTP then redirects to HTTPS."""
     if sys.stdin.isatty():
         raise InvalidInput("give the certificate and key on stdin: `cat CERT KEY | ponton certs:add-dashboard`")
-    pair = certs.from_stdin(sys.stdin.buffer.read(certs.MAX_INPUT + 1))
-    certificate = certs.check(*pair, [webhost.host(p)])
-    certificates.install_web(p, pair)
+    with p.locked(webhost.CERT_NAME):
+        _not_letsencrypts(p)
+        pair = certs.from_stdin(sys.stdin.buffer.read(certs.MAX_INPUT + 1))
+        certificate = certs.check(*pair, [webhost.host(p)])
+        certificates.install_web(p, pair)
     click.echo(f"-----> {webhost.url(p)} is served over HTTPS until {certificate.not_after:%Y-%m-%d}")
 
 
@@ -90,10 +92,18 @@ def add_dashboard(p):
 @pass_ponton
 def remove_dashboard(p):
     """Serve the dashboard over plain HTTP again, and remove its certificate."""
-    if webhost.tls(p) is None:
-        raise NotFound("the dashboard has no certificate")
-    certificates.install_web(p, None)
+    with p.locked(webhost.CERT_NAME):
+        if webhost.tls(p) is None:
+            raise NotFound("the dashboard has no certificate")
+        _not_letsencrypts(p)
+        certificates.install_web(p, None)
     click.echo(f"-----> The dashboard is served at {webhost.url(p)}")
+
+
+def _not_letsencrypts(p):
+    if certificates.web(p).issuance() is not None:
+        raise InvalidInput("Let's Encrypt manages the dashboard's certificate: "
+                           "`ponton letsencrypt:disable-dashboard` first")
 
 
 COMMANDS = [add, remove, report, add_dashboard, remove_dashboard]

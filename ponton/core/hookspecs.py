@@ -68,11 +68,20 @@ def proxy_remove(settings, app):
     """Stop routing anything to `app` (it was destroyed or renamed)."""
 
 
+# A request to the web face is carried by a process of the proxy (an nginx worker) until the command it runs
+# ends. The proxy names that process in the CARRIER_HEADER it adds to the request, and the web face passes it on
+# to the command in CARRIER_ENV: an update of the proxy that waits for its old processes to finish their requests
+# must not wait for this one, which cannot finish before the command does (and the command waits for the update).
+CARRIER_HEADER = "x-ponton-carrier"
+CARRIER_ENV = "PONTON_PROXY_CARRIER"
+
+
 @hookspec
 def web_update(settings, domain, port, tls):
     """Serve the web face (`ponton web`: API, dashboard, git over HTTPS) at `domain`, passing requests to
-    127.0.0.1:`port` as they come (progress, logs and pushes stream both ways; the web bounds their sizes). With
-    `tls` (a Tls), serve it over HTTPS and redirect HTTP there; None: HTTP only."""
+    127.0.0.1:`port` as they come (progress, logs and pushes stream both ways; the web bounds their sizes), each
+    with a CARRIER_HEADER naming the proxy's process that carries it. With `tls` (a Tls), serve it over HTTPS
+    and redirect HTTP there; None: HTTP only."""
 
 
 @hookspec

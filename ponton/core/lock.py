@@ -1,11 +1,21 @@
-"""Per-app locks: deploys and commands on one app run one at a time, across processes."""
+"""Per-app locks: deploys and commands on one app run one at a time, across processes.
+
+A process that holds an app's lock may hand it on to a child that finishes its work after it exits (the old
+instances a rollout leaves stopping: pipeline/retire.py). The child inherits the lock itself, an flock on an
+open file that parent and child share, so no other command can take the lock in between; it waits until the
+parent lets the lock go (a pipe that closes then), and from then on holds it alone."""
 
 import contextlib
 import fcntl
 import os
+import subprocess
 from pathlib import Path
 
 import click
+
+HEIR_ENV = "PONTON_INHERITED_LOCK"  # "APP:LOCK_FD:PIPE_FD" in the child that inherits a lock
+
+_held: dict[Path, tuple[int, list[int]]] = {}  # the locks this process holds: descriptor, pipes to its heirs
 
 
 @contextlib.contextmanager
@@ -14,9 +24,11 @@ def app_lock(state_dir: Path, app: str, wait: bool = True):
     With wait=False, yields False at once instead of waiting (the watchdog never fights a deploy)."""
     locks = state_dir / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"{app}.lock", "a+") as f:
+    path = locks / f"{app}.lock"
+    inherited = _inherited(path, app)
+    with open(path if inherited is None else inherited, "a+") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # an inherited lock is ours already: this succeeds
         except BlockingIOError:
             if not wait:
                 yield False
@@ -29,8 +41,54 @@ def app_lock(state_dir: Path, app: str, wait: bool = True):
         f.truncate()
         f.write(f"pid {os.getpid()}\n")
         f.flush()
+        heirs: list[int] = []
+        _held[path] = (f.fileno(), heirs)
         try:
             yield True
         finally:
-            f.truncate(0)
-            fcntl.flock(f, fcntl.LOCK_UN)
+            del _held[path]
+            if heirs:  # they hold it now: closing our file leaves it locked, closing the pipes lets them go on
+                for pipe in heirs:
+                    os.close(pipe)
+            else:
+                f.truncate(0)
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def spawn_heir(state_dir: Path, app: str, argv: list[str], **options) -> subprocess.Popen:
+    """Start `argv` (subprocess.Popen's `options`) inheriting the app's lock, which this process holds: the
+    child's app_lock for the app takes it once this process has let it go, waiting for no one else. (If this
+    process does not hold it, the child waits for the lock as any command does.)"""
+    path = state_dir / "locks" / f"{app}.lock"
+    if path not in _held:
+        return subprocess.Popen(argv, **options)
+    lock, heirs = _held[path]
+    read, write = os.pipe()
+    env = {**options.pop("env", os.environ), HEIR_ENV: f"{app}:{lock}:{read}"}
+    try:
+        child = subprocess.Popen(argv, env=env, pass_fds=(lock, read), **options)
+    except BaseException:
+        os.close(write)
+        raise
+    finally:
+        os.close(read)  # the child's copy is the one that matters: EOF comes to it when `write` closes
+    heirs.append(write)
+    return child
+
+
+def _inherited(path: Path, app: str) -> int | None:
+    """The descriptor of the lock a parent handed on for `app` (after waiting until the parent let it go), if it
+    did; used once."""
+    inherited = os.environ.get(HEIR_ENV, "")
+    name, _, fds = inherited.partition(":")
+    if name != app:
+        return None
+    del os.environ[HEIR_ENV]
+    lock, _, pipe = fds.partition(":")
+    lock, pipe = int(lock), int(pipe)
+    with os.fdopen(pipe, "rb") as parent:
+        parent.read()  # EOF once the parent let the lock go (or died)
+    if os.path.samestat(os.fstat(lock), os.stat(path)):
+        return lock
+    os.close(lock)
+    return None

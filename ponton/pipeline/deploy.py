@@ -233,7 +233,7 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     if rollout.pending and scheduler is not None:
         retire.stop_all(scheduler, rollout.pending)
     elif rollout.pending:
-        retire.hand_over(app, rollout.pending)
+        retire.hand_over(p, app, rollout.pending)
     if strategy.name == "blue-green" and rollout.kept_old:
         p.state.set_standby(app, max(i.release for i in rollout.kept_old), time.time() + strategy.wait_to_retire)
     elif record.standby_version is not None and standby is None:

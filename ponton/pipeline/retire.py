@@ -1,23 +1,27 @@
 """Old instances still stopping when a rollout ends (an app that ignores SIGTERM, until stop_timeout's SIGKILL):
-finished by a process of their own, under the app's lock, so that the command that rolled out (a `git push`)
-returns as soon as the new release serves, and nothing else acts on the app until they are gone."""
+finished by a process of their own, which inherits the app's lock (core/lock.py), so that the command that
+rolled out (a `git push`) returns as soon as the new release serves, and nothing else acts on the app until
+they are gone."""
 
 import concurrent.futures
 import subprocess
 import sys
 import time
 
+from ponton.core import lock
 from ponton.core.context import Ponton
 from ponton.core.scheduler import Instance, Scheduler
 
 COMMAND = "ps:retire"
 
 
-def hand_over(app: str, pending: list[tuple[Instance, float]]):
-    """Leave `pending` (each instance with the time it gets SIGKILL at the latest) to `ponton ps:retire`."""
+def hand_over(p: Ponton, app: str, pending: list[tuple[Instance, float]]):
+    """Leave `pending` (each instance with the time it gets SIGKILL at the latest) to `ponton ps:retire`, with the
+    app's lock, which the caller holds: no other command acts on the app until they are gone."""
     stops = [f"{instance.id}@{kill_at:.3f}" for instance, kill_at in pending]
-    subprocess.Popen([sys.executable, "-m", "ponton", COMMAND, app, *stops], stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    lock.spawn_heir(p.settings.state_dir, app, [sys.executable, "-m", "ponton", COMMAND, app, *stops],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    start_new_session=True)
 
 
 def finish(p: Ponton, app: str, stops: dict[str, float]):

@@ -30,7 +30,7 @@ from ponton.core.context import SCHEDULER_KEY, Ponton
 from ponton.core.errors import DeployError, PontonError, ProxyError
 from ponton.core.lock import app_lock
 from ponton.core.scheduler import Instance, InstanceEvent
-from ponton.features import certs, exporter, letsencrypt
+from ponton.features import exporter, letsencrypt
 from ponton.pipeline import certificates, deploy, routing
 from ponton.pipeline.autoscaler import Autoscaler
 from runtime import health
@@ -108,6 +108,8 @@ class Watchdog:
         for name in names:
             self.heal_soon(name)
         self._guarded(self.remove_orphans, set(names))
+        # The web face's certificate, by a healer (issuing takes a while); its own Ponton: the healer's thread's.
+        self._healers.submit(lambda: self._guarded(self.renew_certificate, certificates.web(self.p)))
         if self._plugins_busy.acquire(blocking=False):  # else the last one is still at it: it is not run twice
             threading.Thread(target=self._plugins_round, daemon=True).start()
 
@@ -139,7 +141,7 @@ class Watchdog:
             self._guarded(self.reconcile, app)
             # Here, not in a round of its own: the app's lock is free between this healer's steps, where another
             # round's renewal, not waiting for locks, could find every app always being healed.
-            self._guarded(self.renew_certificate, app)
+            self._guarded(self.renew_certificate, certificates.app(self.p, app))
             with self._healing_lock:
                 if app not in self._again:
                     self._healing.discard(app)
@@ -179,20 +181,21 @@ class Watchdog:
             self._record_replacements(app, instances)
             routing.reroute(self.p, app, starting=frozenset(starting))
 
-    def renew_certificate(self, app: str):
-        """Renew the app's Let's Encrypt certificate when due (30 days before expiry; failures back off), under its
-        lock. A failed renewal keeps the installed certificate and is recorded for letsencrypt:list."""
-        issuance = next((i for i in self.p.state.letsencrypt_apps() if i.app == app), None)
-        if issuance is None or not letsencrypt.due(issuance, certs.installed(self.p.settings.state_dir, app)):
+    def renew_certificate(self, subject: certificates.Subject):
+        """Renew the Let's Encrypt certificate of an app (or of the web face) when due (30 days before expiry;
+        failures back off), under its lock. A failed renewal keeps the installed certificate and is recorded for
+        letsencrypt:list."""
+        issuance = subject.issuance() if subject.web or subject.p.state.app_exists(subject.name) else None
+        if issuance is None or not letsencrypt.due(issuance, subject.installed()):
             return
-        with app_lock(self.p.settings.state_dir, app, wait=False) as locked:
+        with app_lock(self.p.settings.state_dir, subject.cert_name, wait=False) as locked:
             if not locked:
                 return
-            self.log(f"{app}: renewing its Let's Encrypt certificate")
+            self.log(f"{subject.name}: renewing its Let's Encrypt certificate")
             try:
-                certificates.renew_letsencrypt(self.p, app)
+                certificates.renew_letsencrypt(subject)
             except PontonError as e:
-                self.log(f"{app}: renewing failed, the installed certificate stays: {e}")
+                self.log(f"{subject.name}: renewing failed, the installed certificate stays: {e}")
 
     def remove_orphans(self, apps: set[str]):
         """Instances this ponton started for apps that no longer exist (a destroy interrupted midway)."""

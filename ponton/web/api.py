@@ -48,7 +48,7 @@ async def read(request: Request, who: Caller, *argv: str) -> Response:
 
 async def change(request: Request, who: Caller, *argv: str) -> Response:
     """Run a command that changes something, streaming its progress."""
-    command = request.app.state.runner.command(who.user, list(argv), changes=True)
+    command = request.app.state.runner.command(who.user, list(argv), changes=True, carrier=run.carried(request.headers))
     first, rest = await run.started(command)
     if rest is None and command.outcome.code:
         return _error(command.outcome.status, command.outcome.body())

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from gitreceive.http import SERVICES
-from ponton.web.run import STATUS
+from ponton.web.run import STATUS, carried
 
 router = APIRouter(include_in_schema=False)
 MAX_PUSH = 1 << 30  # bytes a push or fetch request may send
@@ -38,7 +38,7 @@ async def pack(request: Request, app: str, service: str):
 async def backend(request: Request, app: str, service: str):
     caller = await request.app.state.gate.caller(request, realm="Basic")  # git then sends the user and token
     runner = request.app.state.runner
-    env = {**runner.env, "PYTHONUNBUFFERED": "1", "REQUEST_METHOD": request.method,
+    env = {**runner.env, **carried(request.headers), "PYTHONUNBUFFERED": "1", "REQUEST_METHOD": request.method,
            "QUERY_STRING": request.url.query, "CONTENT_TYPE": request.headers.get("content-type", ""),
            "REMOTE_ADDR": request.client.host if request.client else ""}
     if caller.user is not None:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from ponton.core.errors import AccessDenied, BuildError, DeployError, InvalidInput, NotFound, ProxyError
+from ponton.core.hookspecs import CARRIER_ENV, CARRIER_HEADER
 
 # The exit codes of ponton's errors (click's usage errors exit 2, as InvalidInput) as HTTP statuses; anything
 # else is the server's fault.
@@ -72,8 +73,10 @@ class Runner:
         self.detached.add(task)
         task.add_done_callback(self.detached.discard)
 
-    def command(self, user: str | None, argv: list[str], changes: bool = False) -> "Command":
-        return Command(self, user, argv, changes)
+    def command(self, user: str | None, argv: list[str], changes: bool = False,
+                carrier: dict[str, str] | None = None) -> "Command":
+        """A command to run; `carrier`: carried(request) of the request it runs for, if it may change routing."""
+        return Command(self, user, argv, changes, carrier or {})
 
     async def run(self, user: str | None, argv: list[str]) -> Outcome:
         """Run the command to its end."""
@@ -88,12 +91,15 @@ class Command:
     If the client goes away first, a command that reads is ended, and one that `changes` runs to its end (a
     closed browser tab must not cut a rollout short); either way it keeps its place in the bound until it exits."""
 
-    def __init__(self, runner: Runner, user: str | None, argv: list[str], changes: bool = False):
+    def __init__(self, runner: Runner, user: str | None, argv: list[str], changes: bool = False,
+                 carrier: dict[str, str] | None = None):
         self.runner, self.user, self.argv, self.changes = runner, user, argv, changes
+        self.carrier = carrier or {}
         self.outcome: Outcome | None = None
 
     async def lines(self) -> AsyncIterator[tuple[str, str]]:
-        env = {**self.runner.env, "PYTHONUNBUFFERED": "1"}  # each line as it is printed, not when a buffer fills
+        # Each line as it is printed, not when a buffer fills.
+        env = {**self.runner.env, **self.carrier, "PYTHONUNBUFFERED": "1"}
         if self.user is not None:
             env["PONTON_USER"] = self.user
         self.runner.take(self.user)
@@ -149,6 +155,15 @@ class Command:
             await process.wait()
         finally:
             self.runner.free(self.user)
+
+
+def carried(headers) -> dict[str, str]:
+    """The environment that tells a command which process of the proxy carries its request (hookspecs.CARRIER_ENV):
+    a change of routing it makes then does not wait for that process to finish the request, which only ends with
+    the command. (Anyone on the server could send the header straight to ponton web: at worst their own change
+    then does not wait for that proxy process's other requests.)"""
+    carrier = headers.get(CARRIER_HEADER, "")
+    return {CARRIER_ENV: carrier} if carrier.isdigit() and len(carrier) < 10 else {}
 
 
 async def _pump(name: str, reader: asyncio.StreamReader, queue: asyncio.Queue):

@@ -14,7 +14,8 @@ from ponton.web import app
 def serve(p):
     routing.route_web(p)
     stop = threading.Event()
-    sampler = threading.Thread(target=_sample, args=(p, stop), name="sampler", daemon=True)
+    # The scheduler is made here: making it reads the state, whose connection belongs to this thread.
+    sampler = threading.Thread(target=_sample, args=(p.settings, p.scheduler, stop), name="sampler", daemon=True)
     sampler.start()
     click.echo(f"-----> Serving {webhost.url(p)} from 127.0.0.1:{p.settings.web_port}")
     try:
@@ -25,9 +26,9 @@ def serve(p):
         stop.set()
 
 
-def _sample(p, stop: threading.Event):
-    sampler = history.Sampler(p.settings, p.scheduler)
-    while not stop.wait(p.settings.web_sample_interval):
+def _sample(settings, scheduler, stop: threading.Event):
+    sampler = history.Sampler(settings, scheduler)
+    while not stop.wait(settings.web_sample_interval):
         try:
             sampler.sample()
         except Exception as e:  # an engine that is down for a moment: the next sample comes all the same

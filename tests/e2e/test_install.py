@@ -21,6 +21,13 @@ def watchdog_pid() -> str:
     line = next(line for line in ponton("report").stdout.splitlines() if line.startswith("watchdog:"))
     return line.split("pid ")[1].split(",")[0] if "alive" in line else ""
 
+def web_answers(port: int) -> bool:
+    try:
+        return get(port, f"ponton.{DOMAIN}", "/api/v1/openapi.json")[0] == 200
+    except OSError:
+        return False
+
+
 def test_second_run_is_fast_and_harmless(installed):
     assert installed.second.seconds < 15, installed.second.out
     assert "Installing" not in installed.second.out  # nothing to install, ponton's source is unchanged
@@ -61,6 +68,11 @@ def test_a_changed_setting_reaches_every_app(installed):
     assert installed.get(installed.app)[0] == 200
     with pytest.raises(OSError):
         get(old, f"{installed.app}.{DOMAIN}")
+    # The web face, restarted too, has nginx serve ponton.DOMAIN on the new port.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not web_answers(new):
+        time.sleep(0.5)
+    assert web_answers(new), Path("/var/log/ponton/web.log").read_text(errors="replace")[-2000:]
 
 
 def test_without_systemd_it_says_so_and_supervises_the_watchdog(installed):
@@ -68,8 +80,9 @@ def test_without_systemd_it_says_so_and_supervises_the_watchdog(installed):
         assert subprocess.run(["systemctl", "is-active", "ponton-watchdog"]).returncode == 0
         return
     assert "systemd is not PID 1 here" in installed.first.out
-    supervisor = pid_in("/run/ponton-watchdog.pid")
-    assert supervisor and b"supervise" in Path(f"/proc/{supervisor}/cmdline").read_bytes()
+    for service in ("watchdog", "web"):
+        supervisor = pid_in(f"/run/ponton-{service}.pid")
+        assert supervisor and b"supervise" in Path(f"/proc/{supervisor}/cmdline").read_bytes(), service
     old = watchdog_pid()
     assert old, ponton("report").stdout
     os.kill(int(old), 9)  # a crash: the supervisor starts it again
@@ -112,10 +125,14 @@ def test_the_state_is_for_the_ponton_user_alone(installed):
     assert stat.S_IMODE(STATE_DIR.stat().st_mode) == 0o711 and exposed() == []
 
 
-def test_the_unit_file_passes_systemd_analyze_verify(installed):
-    unit = ROOT / "runtime" / "service" / "ponton-watchdog.service"
+@pytest.mark.parametrize("unit, lines", [
+    ("ponton-watchdog.service", ("Type=notify", "WatchdogSec=30", "Restart=always", "User=ponton")),
+    ("ponton-web.service", ("Restart=always", "User=ponton", "ExecStart=/opt/ponton/venv/bin/ponton web")),
+])
+def test_the_unit_files_pass_systemd_analyze_verify(installed, unit, lines):
+    unit = ROOT / "runtime" / "service" / unit
     text = unit.read_text()
-    for line in ("Type=notify", "WatchdogSec=30", "Restart=always", "User=ponton"):
+    for line in lines:
         assert f"\n{line}\n" in text
     if shutil.which("systemd-analyze") is None:
         return  # only this check needs the tool; it verifies ExecStart, which exists once installed
@@ -139,7 +156,7 @@ def test_uninstall_keeps_the_data_and_purge_removes_only_pontons(installed, echo
         for gone in ("/opt/ponton", "/usr/local/bin/ponton", "/etc/sudoers.d/ponton", "/etc/nginx/conf.d/ponton.conf"):
             assert not Path(gone).exists(), gone
         assert (STATE_DIR / "ponton.db").exists() and Path("/etc/ponton/ponton.yml").exists()
-        assert pid_in("/run/ponton-watchdog.pid") is None
+        assert pid_in("/run/ponton-watchdog.pid") is None and pid_in("/run/ponton-web.pid") is None
 
         result = install_sh("--purge")
         assert result.code == 0, result.out

@@ -91,16 +91,20 @@ def test_log_in_see_the_app_plot_change_config_and_roll_back(web, page, alices_a
     assert page.evaluate("document.cookie") == ""  # scripts cannot read it
     row = page.wait_for_selector(f"#apps tr[data-app='{app}']")
     assert "running" in row.text_content() and "v1" in row.text_content() and host in row.text_content()
+    assert row.query_selector("td:last-child").text_content() not in ("", "-")  # when it was last deployed
     shot(page, "apps")
 
     page.click(f"#apps tr[data-app='{app}'] a")
     page.wait_for_selector("#releases tr[data-version='v1']")
     page.wait_for_selector("#instances td:text('web.1')")
+    page.wait_for_selector("#instances td:text('healthy')")
+    page.wait_for_function(f"document.getElementById('domains').textContent.includes('{host}')")
     with Load(web.http_port, host, clients=2, max_seconds=60):  # bounded: it stops by itself
         page.wait_for_function("Number(document.getElementById('plot-rps').dataset.points) >= 3 && "
                                "Number(document.getElementById('plot-rps').dataset.last) > 0", timeout=60_000)
         page.wait_for_function("Number(document.getElementById('plot-latency').dataset.points) >= 3")
     assert int(page.get_attribute("#plot-memory", "data-points")) >= 1
+    page.wait_for_function("Number(document.getElementById('plot-cpu').dataset.points) >= 1")  # from 2 samples
     assert page.locator("#plot-rps circle.point").count() >= 3
     shot(page, "app")
 

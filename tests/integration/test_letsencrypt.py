@@ -117,3 +117,47 @@ def _served_fingerprint(sandbox, host: str, cafile: str) -> str:
     with socket.create_connection(("127.0.0.1", sandbox.https_port), timeout=10) as raw:
         with context.wrap_socket(raw, server_hostname=host) as tls:
             return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+
+
+def test_the_dashboard_gets_a_certificate_and_the_watchdog_renews_it(sandbox, pebble):
+    sandbox.start_web()
+    out = sandbox.run("letsencrypt:enable-dashboard").stdout
+    assert f"https://{sandbox.web_host}:{sandbox.https_port} is served over HTTPS until" in out, out
+    root = str(pebble.root_ca())
+    status, body, _ = sandbox.get_tls(sandbox.web_host, "/api/v1/openapi.json", cafile=root)
+    assert status == 200 and b'"openapi"' in body
+    assert sandbox.get(sandbox.web_host, "/api/v1/openapi.json")[0] == 301
+    [row] = json.loads(sandbox.run("letsencrypt:list", "--format", "json").stdout)
+    assert (row["app"], row["status"], row["error"]) == ("ponton", "valid", "") and row["days_left"] > 0
+    for command, stdin in (("certs:add-dashboard", "not read"), ("certs:remove-dashboard", None)):
+        refused = sandbox.run(command, input=stdin, check=False)
+        assert refused.returncode == 2 and "letsencrypt:disable-dashboard" in refused.stderr, refused.stderr
+
+    before = _served_fingerprint(sandbox, sandbox.web_host, root)
+    for name in ("server.crt", "server.key"):  # lost: the watchdog's next round must issue a new one
+        (sandbox.root / "state" / "tls" / "_web" / name).unlink()
+    watchdog = subprocess.Popen([sys.executable, "-m", "ponton", "watchdog", "--interval", "1"], env=sandbox.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in watchdog.stdout:  # bounded: the test's timeout; the watchdog logs each renewal
+            if "ponton: renewing its Let's Encrypt certificate" in line:
+                break
+        served = before
+        for _ in range(300):  # the new certificate is written first, then nginx reloads with it
+            if (sandbox.root / "state" / "tls" / "_web" / "server.crt").exists():
+                try:
+                    served = _served_fingerprint(sandbox, sandbox.web_host, root)
+                except ssl.SSLError:  # a reload without the lost certificate: none for the name
+                    served = before
+                if served != before:
+                    break
+            time.sleep(0.1)
+    finally:
+        watchdog.terminate()
+        watchdog.communicate(timeout=30)
+    assert served != before
+
+    sandbox.run("letsencrypt:disable-dashboard")
+    assert sandbox.get(sandbox.web_host, "/api/v1/openapi.json")[0] == 200
+    assert json.loads(sandbox.run("letsencrypt:list", "--format", "json").stdout) == []
+    assert sandbox.run("letsencrypt:disable-dashboard", check=False).returncode == 3

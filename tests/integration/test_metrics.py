@@ -3,9 +3,13 @@ agree with a known number of requests sent through nginx."""
 
 import http.client
 import json
+import sqlite3
+import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from ponton.features import history
+from ponton.testing import Sandbox
 from tests.integration.conftest import WatchdogProcess, eventually
 
 OK, MISSING = 30, 7  # requests answered 200 (each after 20ms) and 404
@@ -105,3 +109,32 @@ def test_prometheus_endpoint_of_the_watchdog(sandbox, deployed):
     assert cpu.value > 0
     [restarts] = samples(families, "ponton_instance_restarts", "_total", app=deployed)
     assert restarts.value == 0
+
+
+def test_the_web_service_samples_every_app_and_keeps_an_hour(tmp_path, echo_image):
+    """The dashboard's plots come from samples `ponton web` takes; older ones than an hour are let go."""
+    box = Sandbox(tmp_path, health_timeout=20, stop_timeout=5, web_sample_interval=1)
+    try:
+        app = box.new_app_name()
+        box.run("git:from-image", app, echo_image)
+        now = time.time()
+        db = sqlite3.connect(box.root / "state" / "samples.db")
+        with db:
+            db.execute(history.SCHEMA)
+            db.executemany("INSERT INTO samples VALUES (?, ?, 10, 5, 1, 2, 3, 4, 1)",
+                           [(app, now - 2 * 3600), (app, now - 1800)])  # gone at the next sample, and kept
+        db.close()
+        box.start_web()
+
+        def points():
+            return json.loads(box.run("metrics:history", app, "--format", "json").stdout)["points"]
+
+        fresh = eventually(lambda: [p for p in points() if p["time"] > now] or None, 30, "a sample of ponton web")
+        assert fresh[0]["instances"] == 1 and fresh[0]["memory_bytes"] > 0
+        db = sqlite3.connect(box.root / "state" / "samples.db")
+        kept = sorted(row[0] for row in db.execute("SELECT time FROM samples WHERE time <= ?", (now,)))
+        db.close()
+        assert kept == [now - 1800]
+        assert all(p["time"] > now for p in points())  # nothing from before the app was created is shown
+    finally:
+        box.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ponton.testing import Sandbox
 from tests.integration.web import Api, add_user, expire_tokens, token
 
 
@@ -40,32 +41,32 @@ def alices_app(web, alice, echo_image):
 
 def test_create_config_scale_rollback_with_a_token(web, alice, alices_app):
     app, host = alices_app, web.host(alices_app)
-    assert alice.get("/apps").json() == [app]
-    info = alice.get(f"/apps/{app}").json()
+    assert alice.read("/apps") == [app]
+    info = alice.read(f"/apps/{app}")
     assert (info["owner"], info["release"], info["state"]) == ("alice", "v1", "running")
 
     lines = alice.ok("POST", f"/apps/{app}/config", {"values": {"GREETING": "bonjour à tous", "EMPTY": ""}})
     assert "-----> Starting web.1 (v2)" in lines and lines[-1].startswith(f"=====> {app} v2 deployed")
     assert web.get(host)[1].startswith("bonjour à tous from ".encode())
-    assert alice.get(f"/apps/{app}/config").json() == {"EMPTY": "", "GREETING": "bonjour à tous"}
+    assert alice.read(f"/apps/{app}/config") == {"EMPTY": "", "GREETING": "bonjour à tous"}
     alice.ok("DELETE", f"/apps/{app}/config/EMPTY?restart=false")
-    assert alice.get(f"/apps/{app}/config").json() == {"GREETING": "bonjour à tous"}
+    assert alice.read(f"/apps/{app}/config") == {"GREETING": "bonjour à tous"}
 
     alice.ok("POST", f"/apps/{app}/ps/scale", {"web": 2})
-    assert sorted(i["instance"] for i in alice.get(f"/apps/{app}/ps").json()) == ["web.1", "web.2"]
+    assert sorted(i["instance"] for i in alice.read(f"/apps/{app}/ps")) == ["web.1", "web.2"]
 
-    assert [r["status"] for r in alice.get(f"/apps/{app}/releases").json()] == ["current", "succeeded"]
+    assert [r["status"] for r in alice.read(f"/apps/{app}/releases")] == ["current", "succeeded"]
     alice.ok("POST", f"/apps/{app}/rollback", {"version": "v1"})
     assert web.get(host)[1].startswith(b"hello from ")
-    assert alice.get(f"/apps/{app}").json()["release"] == "v3"
+    assert alice.read(f"/apps/{app}")["release"] == "v3"
 
     alice.ok("POST", f"/apps/{app}/domains", {"domain": "shop.example.org"})
-    assert "shop.example.org" in alice.get(f"/apps/{app}/domains").json()
+    assert "shop.example.org" in alice.read(f"/apps/{app}/domains")
     alice.ok("DELETE", f"/apps/{app}/domains/shop.example.org")
 
-    events = alice.get(f"/apps/{app}/events", params={"limit": "100"}).json()
+    events = alice.read(f"/apps/{app}/events", params={"limit": "100"})
     assert {("alice", "config"), ("alice", "scale"), ("alice", "domains")} <= {(e["user"], e["kind"]) for e in events}
-    metrics = alice.get(f"/apps/{app}/metrics", params={"window": "30"}).json()
+    metrics = alice.read(f"/apps/{app}/metrics", params={"window": "30"})
     assert sorted(i["instance"] for i in metrics["instances"]) == ["web.1", "web.2"]
     logs = alice.get(f"/apps/{app}/logs", params={"lines": "50"})
     assert logs.status_code == 200 and logs.headers["content-type"].startswith("text/plain")
@@ -201,3 +202,26 @@ def test_the_openapi_document_describes_every_endpoint(web):
         assert path in paths
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert os.environ.get("PONTON_USER") is None
+
+
+def test_a_change_waits_for_no_nginx_worker_carrying_it_and_closes_its_connection(tmp_path, echo_image):
+    """A change that reloads nginx must not wait for the old worker that carries the change's own request (it
+    cannot finish before the change): it would wait drain_timeout. And that worker closes the connection after
+    the answer, which says so, so that no client sends its next request on it."""
+    box = Sandbox(tmp_path, health_timeout=20, stop_timeout=5, drain_timeout=300)
+    try:
+        add_user(box, "alice")
+        box.start_web()
+        alice = Api(box, token(box, "alices", "alice"))
+        app = box.new_app_name()
+        alice.ok("POST", "/apps", {"name": app})
+        box.run("git:from-image", app, echo_image)
+        started = time.monotonic()
+        response = alice.request("POST", f"/apps/{app}/config", json={"values": {"GREETING": "salut"}}, stream=True)
+        assert response.text.splitlines()[-1] == '{"ok": true}', response.text
+        assert time.monotonic() - started < 150  # its reloads waited for no drain_timeout (300s)
+        assert response.headers["connection"] == "close"
+        assert box.get(box.host(app))[1].startswith(b"salut from ")
+        assert alice.get("/apps").headers["connection"] == "keep-alive"  # a read keeps it
+    finally:
+        box.close()

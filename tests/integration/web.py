@@ -37,6 +37,12 @@ class Api:
     def get(self, path: str, **options) -> requests.Response:
         return self.request("GET", path, **options)
 
+    def read(self, path: str, **options):
+        """A read that must succeed: its JSON (a failure says what was answered)."""
+        response = self.get(path, **options)
+        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
+        return response.json()
+
     def change(self, method: str, path: str, body=None) -> tuple[int, list[str], dict]:
         """A change: (status, the progress lines, the last object: {"ok": true} or the error)."""
         response = self.request(method, path, json=body, stream=True)

@@ -1,5 +1,6 @@
 """lock: one command at a time per app, across processes; a waiter says so and goes on once the lock is free."""
 
+import functools
 import os
 import select
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 from ponton.core.context import Ponton
-from ponton.core.lock import app_lock
+from ponton.core.lock import app_lock, spawn_heir
 from ponton.core.settings import Settings
 from ponton.core.state import State
 
@@ -17,7 +18,7 @@ TIMEOUT = 20  # seconds; only reached if something is broken
 WAITER = """
 import sys
 from pathlib import Path
-from ponton.core.lock import app_lock
+from ponton.core.lock import app_lock, spawn_heir
 with app_lock(Path(sys.argv[1]), sys.argv[2]) as got:
     print("acquired", got, flush=True)
     sys.stdin.read()  # hold the lock until the test closes our stdin
@@ -38,9 +39,11 @@ def has_output(stream) -> bool:
 def spawn(tmp_path):
     processes = []
 
-    def start(app: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-c", WAITER, str(tmp_path), app], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def start(app: str, heir: bool = False) -> subprocess.Popen:
+        """A waiter for `app`'s lock; with `heir`, one that inherits the lock this process holds (spawn_heir)."""
+        popen = functools.partial(spawn_heir, tmp_path, app) if heir else subprocess.Popen
+        process = popen([sys.executable, "-c", WAITER, str(tmp_path), app], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         processes.append(process)
         return process
 
@@ -130,3 +133,27 @@ def test_cli_command_waits_for_the_lock(tmp_path):
     stdout, stderr = command.communicate(timeout=TIMEOUT)
     assert command.returncode == 0, stderr
     assert State(state_dir).config("shop") == {"K": "v"}
+
+
+def test_an_heir_holds_the_lock_from_the_moment_its_parent_lets_it_go(tmp_path, spawn):
+    """A child the holder starts with spawn_heir waits for the holder to be done, then holds the lock, with no
+    moment between in which another command could take it."""
+    with app_lock(tmp_path, "shop"):
+        heir = spawn("shop", heir=True)
+        assert not select.select([heir.stdout], [], [], 1)[0]  # it waits while we hold the lock
+    with app_lock(tmp_path, "shop", wait=False) as got:
+        assert got is False  # at once: the heir holds it, even if it has not run a line yet
+    assert readline(heir.stdout) == "acquired True\n"
+    assert (tmp_path / "locks" / "shop.lock").read_text() == f"pid {heir.pid}\n"
+    assert finish(heir) == ""  # it never said it waited for another command
+    with app_lock(tmp_path, "shop", wait=False) as got:
+        assert got is True
+
+
+def test_an_heir_of_a_lock_not_held_waits_for_it_as_any_command(tmp_path, spawn):
+    holder = spawn("shop")
+    assert readline(holder.stdout) == "acquired True\n"
+    heir = spawn("shop", heir=True)
+    assert readline(heir.stderr).startswith("waiting for lock on app shop")
+    finish(holder)
+    assert readline(heir.stdout) == "acquired True\n"
