@@ -15,7 +15,7 @@ TARGET = 20.0  # seconds: one evaluation interval, plus the new instance's start
 
 def _serving(box, app: str) -> int:
     return sum(1 for r in json.loads(box.run("ps:report", app, "--format", "json").stdout)
-               if r["process"] == "web" and r.get("health") == "healthy")
+               if r["instance"].startswith("web.") and r.get("health") == "healthy")
 
 
 def run(report, box, app: str):

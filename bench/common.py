@@ -2,6 +2,7 @@
 
 import contextlib
 import http.client
+import os
 import shutil
 import signal
 import subprocess
@@ -73,6 +74,20 @@ def wait_for(check, max_seconds: float, what: str, interval: float = 0.02):
             break
         time.sleep(interval)
     raise RuntimeError(f"timed out after {max_seconds:g} s waiting for {what}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user and system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def seconds(values: list[float]) -> str:

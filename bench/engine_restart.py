@@ -7,11 +7,9 @@ dockerd is stopped (SIGTERM to the pid in /var/run/docker.pid) and started again
 (ponton.engine_restart: no systemd here). Times are from the stop and from the moment the engine answers again;
 an answer of another app's body through an app's domain during recovery is counted (it must never happen)."""
 
-import os
 import time
-from pathlib import Path
 
-from bench.common import IMAGE, fetch, log, ms, wait_for, watchdog
+from bench.common import IMAGE, cpu_seconds, fetch, log, ms, rss_mb, wait_for, watchdog
 from ponton.engine_restart import restart_engine
 
 APPS = 10
@@ -33,18 +31,6 @@ def _serving(box, apps: list[str], wrong: list[str]) -> set[str]:
     return serving
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def run(report, box):
     apps = [box.new_app_name() for _ in range(APPS)]
     for n, app in enumerate(apps):
@@ -56,11 +42,11 @@ def run(report, box):
         wait_for(lambda: len(_serving(box, apps, wrong)) == APPS, MAX_SECONDS, "every app serving", interval=0.2)
         time.sleep(5)  # past its first full round
         log(f"engine restart: sampling the idle watchdog for {IDLE_SECONDS} s")
-        cpu, started = _cpu_seconds(dog.pid), time.monotonic()
+        cpu, started = cpu_seconds(dog.pid), time.monotonic()
         time.sleep(IDLE_SECONDS)
-        cpu = (_cpu_seconds(dog.pid) - cpu) / (time.monotonic() - started)
+        cpu = (cpu_seconds(dog.pid) - cpu) / (time.monotonic() - started)
         report.row(f"watchdog idle CPU with {APPS} apps (over {IDLE_SECONDS} s)", f"{cpu * 100:.1f} % of a core")
-        report.row(f"watchdog memory (RSS) with {APPS} apps", f"{_rss_mb(dog.pid):.0f} MB")
+        report.row(f"watchdog memory (RSS) with {APPS} apps", f"{rss_mb(dog.pid):.0f} MB")
 
         log("engine restart: stopping dockerd and starting it again")
         stopped = time.monotonic()

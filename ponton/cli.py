@@ -100,11 +100,11 @@ def _load_plugin_commands(group: click.Group) -> bool:
 # The modules of ponton/commands, each listing its commands in COMMANDS; a command lives in the module named
 # after its topic (the part before ":"), or in the one EXCEPTIONS names.
 MODULES = ("acl", "apps", "autoscale", "certs", "cluster", "config", "dashboard", "deploys", "domains", "events",
-           "git", "letsencrypt", "logs", "metrics", "nodes", "ports", "proxy", "ps", "quota", "releases", "resource",
-           "server", "sshkeys", "stack", "tokens", "web")
+           "git", "letsencrypt", "logs", "metrics", "nodes", "ports", "proxy", "ps", "quota", "releases", "remote",
+           "resource", "server", "sshkeys", "stack", "tokens", "web")
 EXCEPTIONS = {"ps:autoscale": "autoscale", "ps:autoscale:report": "autoscale", "deploy": "deploys",
               "ssh-keys": "sshkeys", "releases:logs": "logs", "rollback": "releases", "git-hook": "git",
-              "ssh-command": "git", "git-http": "git", "watchdog": "server", "report": "server"}
+              "ssh-command": "remote", "git-http": "remote", "watchdog": "server", "report": "server"}
 
 
 def _module_of(name: str) -> str:

@@ -117,6 +117,10 @@ class DockerLocal:
             by_app.setdefault(instance.container.labels[spec.LABEL_APP], []).append(instance)
         return by_app
 
+    def owned_apps(self) -> set[str]:
+        summaries = client().api.containers(all=True, filters={"label": f"{spec.LABEL_OWNER}={self.owner}"})
+        return {summary["Labels"][spec.LABEL_APP] for summary in summaries}
+
     def start(self, app: str, process: str, number: int, release, resources: dict | None = None,
               extra_ports: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> Instance:
         """A web instance gets a fixed loopback port from the port_range setting, and one for each of

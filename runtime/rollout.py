@@ -101,19 +101,20 @@ class Rollout:
 
     def run(self, formation: dict[str, int], replace: bool = False, unhealthy: frozenset[str] = frozenset(),
             reuse: frozenset[int] = frozenset(), spare: frozenset[int] = frozenset(),
-            finish: Callable[[], None] | None = None):
+            finish: Callable[[], None] | None = None, current: list[Instance] | None = None):
         """Converge to `formation` of this release.
 
         replace: renew instances already on the release (ps:restart); unhealthy: instance ids to renew even so
         (the watchdog); reuse: other release versions whose instances are as good as this one's (an identical
         release: an instant rollback to a blue-green standby); spare: release versions whose live instances are
         left alone (a standby or canary's old set that must outlive this rollout); finish: a last step once the new
-        instances serve (app.json postdeploy), before the old containers are removed: if it fails, it is undone too.
+        instances serve (app.json postdeploy), before the old containers are removed: if it fails, it is undone too;
+        current: the app's instances as the caller just listed them (the watchdog), instead of listing them again.
         """
         self.reusable_versions = reuse | {self.release.version}
         self.unhealthy, self.spare = unhealthy, spare
         try:
-            current = self.scheduler.instances(self.app)
+            current = self.scheduler.instances(self.app) if current is None else current
             processes = sorted(set(formation) | {i.process for i in current}, key=lambda p: (p != WEB, p))
             for process in processes:
                 mine = [i for i in current if i.process == process]
@@ -136,6 +137,11 @@ class Rollout:
                 self.scheduler.remove(instance)
             else:
                 self.pending.append((instance, self.killed_at[instance]))
+
+    @property
+    def changed(self) -> bool:
+        """Whether run() started or retired any instance (else the app's instances are as they were)."""
+        return bool(self.started or self.retired)
 
     def _converge(self, process: str, current: list[Instance], wanted: int, replace: bool):
         reusable = [] if replace else [

@@ -135,6 +135,10 @@ class Swarm:
             by_app.setdefault(instance.service["Spec"]["Labels"][spec.LABEL_APP], []).append(instance)
         return by_app
 
+    def owned_apps(self) -> set[str]:
+        return {s["Spec"]["Labels"][spec.LABEL_APP]
+                for s in client().api.services(filters={"label": f"{spec.LABEL_OWNER}={self.owner}"})}
+
     def start(self, app: str, process: str, number: int, release, resources: dict | None = None,
               extra_ports: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> Instance:
         """Returns once Swarm started its task, within START_TIMEOUT: a node's first pull of an image can take long.

@@ -20,6 +20,13 @@ def create(p, app):
     click.echo(f"-----> Created {app}: {p.url(app)}")
 
 
+def create_if_missing(p, app: str):
+    """Create `app` for a push (over SSH or HTTPS) to an app that does not exist yet."""
+    if not p.state.app_exists(app):
+        create_app(p, app)
+        click.echo(f"-----> Created {app}", err=True)
+
+
 def create_app(p, app: str):
     """Create `app`, owned by the user who asks (within their quota); on the server itself, by no one. It starts
     clean: whatever an app of that name left (a rename or destroy cut short) is removed once the name is its own."""

@@ -1,5 +1,5 @@
-"""Deploying code: git:from-image, git:from-archive, git:set; and the two commands sshd and git run
-for a push (ssh-command, git-hook), which are hidden and never reachable over SSH."""
+"""Deploying code: git:from-image, git:from-archive, git:set; and the command git runs for a push (git-hook),
+which is hidden and never reachable over SSH. The entries of a push (ssh-command, git-http) are in remote.py."""
 
 import contextlib
 import hashlib
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from gitreceive import hook, http, ssh
-from ponton.commands.apps import create_app
+from gitreceive import hook
+from ponton.commands.apps import create_if_missing
 from ponton.core.errors import InvalidInput
 from ponton.core.undo import undone_on_failure
 from ponton.output import app_argument, pass_ponton
@@ -21,12 +21,6 @@ from ponton.pipeline import deploy
 
 BRANCH = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}(?<![./])")
 MAX_ARCHIVE = 512 * 1024 * 1024
-
-
-def create_if_missing(p, app: str):
-    if not p.state.app_exists(app):
-        create_app(p, app)
-        click.echo(f"-----> Created {app}", err=True)
 
 
 @contextlib.contextmanager
@@ -102,24 +96,4 @@ def git_hook(p):
     hook.run(p, hook.app_from_env(), hook.read_updates())
 
 
-@click.command("ssh-command", hidden=True)
-@click.option("--user", required=True, help="The name of the SSH key that connected.")
-@pass_ponton
-@click.pass_context
-def ssh_command(ctx, p, user):
-    """The forced command of every key in authorized_keys: runs what SSH_ORIGINAL_COMMAND asks, if allowed."""
-    ssh.serve(ctx, p, user, create_if_missing)
-
-
-@click.command("git-http", hidden=True)
-@click.argument("service", type=click.Choice(http.SERVICES))
-@app_argument()
-@pass_ponton
-@click.pass_context
-def git_http(ctx, p, service, app):
-    """One request of git's smart HTTP, run by `ponton web` for the user in PONTON_USER, its CGI variables in the
-    environment and its body on stdin: git http-backend on APP's repository, if they may."""
-    ctx.exit(ssh.serve_git(p, service, app, create_if_missing, http.backend(service)))
-
-
-COMMANDS = [from_image, from_archive, git_set, git_hook, ssh_command, git_http]
+COMMANDS = [from_image, from_archive, git_set, git_hook]

@@ -26,7 +26,7 @@ def scale(p, app, pairs):
         previous = p.state.formation(app)
         quota.set_formation(p, app, counts)
         with undone_on_failure(lambda: p.state.set_formation(app, previous)):
-            deployed = deploy.converge(p, app)
+            deployed = deploy.converge(p, app) is not None
     scaled = " ".join(f"{k}={v}" for k, v in p.state.formation(app).items())
     p.event(app, "scale", scaled)
     click.echo(f"-----> Scaled {app}: {scaled}" + ("" if deployed else " (applies from the first deploy)"))
@@ -97,7 +97,7 @@ def _duration(seconds: float) -> str:
 def restart(p, app):
     """Replace every instance of APP, one at a time, without dropping a request."""
     with p.locked(app):
-        _require_deployed(p, app, deploy.converge(p, app, replace=True))
+        _require_deployed(p, app, deploy.converge(p, app, replace=True) is not None)
         p.event(app, "restart", "every instance replaced")
     click.echo(f"-----> Restarted {app}")
 
@@ -160,7 +160,7 @@ def _set_stopped(p, app, stopped: bool) -> bool:
     previous = p.state.app(app).stopped
     p.state.set_stopped(app, stopped)
     with undone_on_failure(lambda: p.state.set_stopped(app, previous)):
-        return deploy.converge(p, app)
+        return deploy.converge(p, app) is not None
 
 
 def _require_deployed(p, app, deployed: bool):

@@ -63,7 +63,7 @@ def _change(p, app: str, kind: str, process: str, memory: str | None, cpu: str |
         p.state.replace_resources(app, updated)
         # through the rollout, as a config change: instances are replaced one at a time, health-checked
         with undone_on_failure(lambda: p.state.replace_resources(app, previous)):
-            deployed = deploy.converge(p, app, replace=True)
+            deployed = deploy.converge(p, app, replace=True) is not None
         described = " ".join(f"{key}={'default' if value is None else value}" for key, value in changes.items())
         p.event(app, "resources", f"{what}: {described}")
     click.echo(f"-----> Resources of {what}: {described}" + ("" if deployed else " (applies from the first deploy)"))

@@ -12,9 +12,13 @@ def client(timeout: float | None = 120):
     import docker  # imported here: it is slow to import and most commands never touch the engine
 
     try:
-        return docker.from_env(timeout=timeout)
+        engine = docker.from_env(timeout=timeout)
     except docker.errors.DockerException as e:
         raise PontonError(f"cannot reach the Docker engine: {e}") from None
+    # Not the environment's HTTP proxies and netrc, which requests looks up again for every call (a quarter of
+    # each call's CPU time, and the watchdog makes a few per app every round): the engine is not behind a proxy.
+    engine.api.trust_env = False
+    return engine
 
 
 def image_exists(name: str) -> bool:

@@ -110,6 +110,9 @@ class Scheduler(Protocol):
     def owned_instances(self) -> dict[str, list[Instance]]:
         """Every instance this ponton runs, by app (apps that no longer exist included: orphans)."""
 
+    def owned_apps(self) -> set[str]:
+        """The apps of owned_instances(), without looking at each instance (cheap with many apps)."""
+
     def start(self, app: str, process: str, number: int, release, resources: dict | None = None,
               extra_ports: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> Instance:
         """Start one instance of `release` (a core.state.Release) and return it, running (not yet healthy). A

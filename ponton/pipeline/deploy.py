@@ -13,7 +13,7 @@ from builder import build
 from ponton.core.context import Ponton
 from ponton.core.dockerclient import image_exists
 from ponton.core.errors import DeployError, InvalidInput, NotFound
-from ponton.core.scheduler import Scheduler
+from ponton.core.scheduler import Instance, Scheduler
 from ponton.core.state import Release
 from ponton.features import appfiles, portmaps, quota, resources
 from ponton.features.strategy import strategy_of
@@ -194,14 +194,15 @@ def _canary(p: Ponton, app: str) -> Release:
     return p.state.release(app, version)
 
 
-def converge(p: Ponton, app: str, replace: bool = False, unhealthy: frozenset[str] = frozenset()) -> bool:
+def converge(p: Ponton, app: str, replace: bool = False, unhealthy: frozenset[str] = frozenset(),
+             instances: list[Instance] | None = None) -> Rollout | None:
     """Bring the current release to the app's formation (renewing every instance if `replace`, and the
-    instances whose ids are in `unhealthy`). False if the app has nothing deployed yet."""
+    instances whose ids are in `unhealthy`), from `instances` if the caller just listed them. The rollout that
+    did it, or None if the app has nothing deployed yet."""
     current = p.state.current_release(app)
     if current is None:
-        return False
-    _converge(p, app, current, replace, unhealthy)
-    return True
+        return None
+    return _converge(p, app, current, replace, unhealthy, instances=instances)
 
 
 def move(p: Ponton, app: str, scheduler: Scheduler):
@@ -214,7 +215,7 @@ def move(p: Ponton, app: str, scheduler: Scheduler):
 
 def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhealthy: frozenset[str] = frozenset(),
               strategy=None, canary_ok: bool = False, finish: Callable[[], None] | None = None,
-              scheduler: Scheduler | None = None):
+              instances: list[Instance] | None = None, scheduler: Scheduler | None = None) -> Rollout:
 
     record = p.state.app(app)
     if record.canary_version is not None and not canary_ok:
@@ -228,7 +229,7 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     rollout.run(
         {} if record.stopped else p.state.formation(app), replace, unhealthy,
         reuse=routing.identical(p, app, release),
-        spare=frozenset() if standby is None else frozenset({standby}), finish=finish,
+        spare=frozenset() if standby is None else frozenset({standby}), finish=finish, current=instances,
     )
     if rollout.pending and scheduler is not None:
         retire.stop_all(scheduler, rollout.pending)

@@ -28,15 +28,16 @@ def route_web(p: Ponton):
     p.hooks.web_update(settings=p.settings, domain=webhost.host(p), port=p.settings.web_port, tls=webhost.tls(p))
 
 
-def reroute(p: Ponton, app: str, starting: frozenset[str] = frozenset()):
+def reroute(p: Ponton, app: str, starting: frozenset[str] = frozenset(), instances: list[Instance] | None = None):
     """Route the app's domains to the web instances that serve it now (after a domain change, or to mend
     drift, or as a canary moves to its next step): the current release's, plus a canary's with its share now;
     never a blue-green standby. Instances whose ids are in `starting` (restarted by the engine, not answering
-    yet) are left out while another one serves."""
+    yet) are left out while another one serves. `instances`: the app's, if the caller just listed them."""
     current = p.state.current_release(app)
     record = p.state.app(app)
     canary = record.canary_version
-    web = [i for i in p.scheduler.instances(app) if i.process == WEB and i.port]
+    instances = p.scheduler.instances(app) if instances is None else instances
+    web = [i for i in instances if i.process == WEB and i.port]
     serving = [i for i in web if current and i.release in identical(p, app, current)]
     serving = [i for i in serving if i.id not in starting] or serving
     trial = [i for i in web if canary is not None and i.release == canary]

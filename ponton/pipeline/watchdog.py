@@ -20,8 +20,8 @@ import concurrent.futures
 import http.client
 import os
 import queue
-import sys
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -171,15 +171,18 @@ class Watchdog:
             if time.monotonic() < not_before:
                 return
             try:
-                deploy.converge(self.p, app, unhealthy=frozenset(unhealthy))
+                rollout = deploy.converge(self.p, app, unhealthy=frozenset(unhealthy), instances=instances)
             except (DeployError, ProxyError) as e:
                 delay = min(2 ** attempts, MAX_BACKOFF)
                 self.backoff[app] = (attempts + 1, time.monotonic() + delay)
                 self.log(f"{app}: could not restore its instances (retrying in {delay}s): {e}")
                 return
             self.backoff.pop(app, None)
-            self._record_replacements(app, instances)
-            routing.reroute(self.p, app, starting=frozenset(starting))
+            if rollout and rollout.changed:
+                self._record_replacements(app, instances)
+                routing.reroute(self.p, app, starting=frozenset(starting))
+            else:  # as they were: not listed again (with many apps, listings were most of an idle round's work)
+                routing.reroute(self.p, app, starting=frozenset(starting), instances=instances)
 
     def renew_certificate(self, subject: certificates.Subject):
         """Renew the Let's Encrypt certificate of an app (or of the web face) when due (30 days before expiry;
@@ -200,6 +203,8 @@ class Watchdog:
     def remove_orphans(self, apps: set[str]):
         """Instances this ponton started for apps that no longer exist (a destroy interrupted midway)."""
         scheduler = self.p.scheduler
+        if not scheduler.owned_apps() - apps:  # the usual case, from one cheap listing
+            return
         for app, instances in scheduler.owned_instances().items():
             if app not in apps:
                 self.log(f"removing {len(instances)} container(s) of unknown app {app}")

@@ -14,6 +14,7 @@ import pytest
 
 from ponton.features import portmaps
 from ponton.testing import CertificateAuthority, Sandbox, free_port
+from runtime import hostports
 
 from .conftest import APPS, _docker
 
@@ -284,3 +285,16 @@ def test_an_app_named_like_another_apps_port_deploys_too(sandbox, deployed, echo
         status, body = sandbox.get(host)
         assert status == 200 and body.startswith(b"hello from "), (host, status, body)
     assert sandbox.get("any-name.example", port=port)[0] == 200
+
+
+def test_host_ports_claimed_by_running_and_stopped_containers_are_taken(echo_image):
+    """Every container's claimed loopback port is taken for a new instance: a running one's (from the engine's
+    listing) and one that is created or exited (from its inspection: it gets that port back when it starts)."""
+    running, stopped = free_port(), free_port()
+    names = [f"ponton-test-ports-{os.getpid()}-{kind}" for kind in ("running", "stopped")]
+    try:
+        _docker("run", "-d", "--name", names[0], "-p", f"127.0.0.1:{running}:5000", echo_image, "sleep", "600")
+        _docker("create", "--name", names[1], "-p", f"127.0.0.1:{stopped}:5000", echo_image)
+        assert {running, stopped} <= hostports.used()
+    finally:
+        _docker("rm", "-f", *names)
