@@ -10,21 +10,15 @@ from ponton.core.dockerclient import client
 from ponton.core.errors import DeployError
 from ponton.core.scheduler import InstanceEvent
 from runtime import hostports, spec
+from runtime.instance import InstanceBase
 
 
 @dataclass(eq=False)
-class Instance:
+class Instance(InstanceBase):
     container: object  # docker.models.containers.Container
     process: str
     number: int
     release: int
-
-    # One instance is one container, whichever listing it came from (a rollout keys the proxy's weights by it).
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Instance) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(self.id)
 
     @property
     def id(self) -> str:
@@ -58,15 +52,6 @@ class Instance:
     @property
     def host(self) -> str:
         return spec.LOOPBACK
-
-    @property
-    def port(self) -> int | None:
-        """The loopback port the web port is published on, or None when not running."""
-        return self.published(f"{spec.CONTAINER_PORT}/tcp")
-
-    @property
-    def address(self) -> str | None:
-        return f"{self.host}:{self.port}" if self.port else None
 
     def published(self, container_port: str) -> int | None:
         """The loopback port `container_port` (like 7000/udp) is published on, or None when not running."""

@@ -20,13 +20,14 @@ from ponton.core.dockerclient import client
 from ponton.core.errors import DeployError
 from ponton.core.scheduler import InstanceEvent
 from runtime import cluster, docker_local, hostports, registry, spec, swarm_spec
+from runtime.instance import InstanceBase
 
 START_TIMEOUT = 600  # seconds to place, pull and start a task; its health check then has health_timeout
 ENDED = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
 
 
 @dataclass(eq=False)
-class Instance:
+class Instance(InstanceBase):
     service: dict  # the engine's inspection of the service
     task: dict | None  # its newest task, if it has one (Swarm deletes the task of a service scaled to none)
     exits: int  # how many of its earlier tasks ran and exited on their own (not one a node refused to start)
@@ -35,12 +36,6 @@ class Instance:
     process: str
     number: int
     release: int
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Instance) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(self.id)
 
     @property
     def id(self) -> str:
@@ -74,14 +69,6 @@ class Instance:
     def alive(self) -> bool:
         """Meant to run: Swarm starts its task again, on this node or another, until ponton stops it."""
         return swarm_spec.replicas(self.service) > 0
-
-    @property
-    def port(self) -> int | None:
-        return self.published(f"{spec.CONTAINER_PORT}/tcp")
-
-    @property
-    def address(self) -> str | None:
-        return f"{self.host}:{self.port}" if self.port else None
 
     def published(self, container_port: str) -> int | None:
         if not self.running:

@@ -74,29 +74,7 @@ def test_watchdog_issues_a_missing_certificate(sandbox, deployed, pebble):
     host = sandbox.host(deployed)
     sandbox.run("letsencrypt:enable", deployed)
     root = str(pebble.root_ca())
-    before = _served_fingerprint(sandbox, host, root)
-    for name in ("server.crt", "server.key"):  # lost: the next round of the watchdog must issue a new one
-        (sandbox.root / "state" / "tls" / deployed / name).unlink()
-    watchdog = subprocess.Popen([sys.executable, "-m", "ponton", "watchdog", "--interval", "1"], env=sandbox.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for line in watchdog.stdout:  # bounded: the test's timeout; the watchdog logs each renewal
-            if "renewing" in line:
-                break
-        served = before
-        for _ in range(300):  # the new certificate is written first, then nginx reloads with it
-            if (sandbox.root / "state" / "tls" / deployed / "server.crt").exists():
-                try:
-                    served = _served_fingerprint(sandbox, host, root)
-                except ssl.SSLError:  # the reload without the lost certificate: no certificate for the name
-                    served = before
-                if served != before:
-                    break
-            time.sleep(0.1)
-    finally:
-        watchdog.terminate()
-        watchdog.communicate(timeout=30)
-    assert served != before
+    _lose_and_see_reissued(sandbox, host, root, sandbox.root / "state" / "tls" / deployed, "renewing")
     assert '"valid"' in sandbox.run("letsencrypt:list", "--format", "json").stdout
 
 
@@ -133,21 +111,33 @@ def test_the_dashboard_gets_a_certificate_and_the_watchdog_renews_it(sandbox, pe
         refused = sandbox.run(command, input=stdin, check=False)
         assert refused.returncode == 2 and "letsencrypt:disable-dashboard" in refused.stderr, refused.stderr
 
-    before = _served_fingerprint(sandbox, sandbox.web_host, root)
-    for name in ("server.crt", "server.key"):  # lost: the watchdog's next round must issue a new one
-        (sandbox.root / "state" / "tls" / "_web" / name).unlink()
+    _lose_and_see_reissued(sandbox, sandbox.web_host, root, sandbox.root / "state" / "tls" / "_web",
+                           "ponton: renewing its Let's Encrypt certificate")
+
+    sandbox.run("letsencrypt:disable-dashboard")
+    assert sandbox.get(sandbox.web_host, "/api/v1/openapi.json")[0] == 200
+    assert json.loads(sandbox.run("letsencrypt:list", "--format", "json").stdout) == []
+    assert sandbox.run("letsencrypt:disable-dashboard", check=False).returncode == 3
+
+
+def _lose_and_see_reissued(sandbox, host: str, root: str, tls_dir, renewing: str):
+    """Delete the certificate in `tls_dir`; a watchdog's next round must issue a new one (it logs `renewing`),
+    which nginx then serves for `host`."""
+    before = _served_fingerprint(sandbox, host, root)
+    for name in ("server.crt", "server.key"):
+        (tls_dir / name).unlink()
     watchdog = subprocess.Popen([sys.executable, "-m", "ponton", "watchdog", "--interval", "1"], env=sandbox.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for line in watchdog.stdout:  # bounded: the test's timeout; the watchdog logs each renewal
-            if "ponton: renewing its Let's Encrypt certificate" in line:
+            if renewing in line:
                 break
         served = before
         for _ in range(300):  # the new certificate is written first, then nginx reloads with it
-            if (sandbox.root / "state" / "tls" / "_web" / "server.crt").exists():
+            if (tls_dir / "server.crt").exists():
                 try:
-                    served = _served_fingerprint(sandbox, sandbox.web_host, root)
-                except ssl.SSLError:  # a reload without the lost certificate: none for the name
+                    served = _served_fingerprint(sandbox, host, root)
+                except ssl.SSLError:  # the reload without the lost certificate: no certificate for the name
                     served = before
                 if served != before:
                     break
@@ -156,8 +146,3 @@ def test_the_dashboard_gets_a_certificate_and_the_watchdog_renews_it(sandbox, pe
         watchdog.terminate()
         watchdog.communicate(timeout=30)
     assert served != before
-
-    sandbox.run("letsencrypt:disable-dashboard")
-    assert sandbox.get(sandbox.web_host, "/api/v1/openapi.json")[0] == 200
-    assert json.loads(sandbox.run("letsencrypt:list", "--format", "json").stdout) == []
-    assert sandbox.run("letsencrypt:disable-dashboard", check=False).returncode == 3
