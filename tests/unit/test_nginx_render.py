@@ -67,10 +67,11 @@ class Fake:
     def refuse(self, refused=True, what="REFUSE"):
         (self.root / what).touch() if refused else (self.root / what).unlink()
 
-    def update(self, ports, domains=("app.ponton.test",), weights=None):
-        """Route to instances on these loopback ports, as one server's are reached (the hook takes HOST:PORT)."""
-        backends = [f"127.0.0.1:{port}" for port in ports]
-        weights = {f"127.0.0.1:{port}": share for port, share in weights.items()} if weights else None
+    def update(self, ports, domains=("app.ponton.test",), weights=None, host="127.0.0.1"):
+        """Route to instances on these ports of `host` (loopback: as one server's are reached; the hook takes
+        HOST:PORT)."""
+        backends = [f"{host}:{port}" for port in ports]
+        weights = {f"{host}:{port}": share for port, share in weights.items()} if weights else None
         nginx.proxy_update(settings=self.settings, app="app", domains=list(domains), backends=backends,
                            weights=weights, **PLAIN_HTTP)
 
@@ -112,6 +113,14 @@ def fake(tmp_path, master):
 
 def lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def test_idle_connections_are_kept_to_this_servers_instances_only(fake):
+    fake.update([20001])
+    assert "keepalive 32;" in lines(fake.conf.read_text())
+    fake.update([20001, 20002], host="10.0.0.2")  # on another node: one that is lost closes nothing
+    text = lines(fake.conf.read_text())
+    assert "server 10.0.0.2:20001;" in text and not any(line.startswith("keepalive") for line in text)
 
 
 def test_vhost_upstream_and_server(fake):
