@@ -10,6 +10,7 @@ def render_vhost(settings, app: str, domains: list[str], backends: list[str], we
     """The app's server blocks: HTTP (and HTTPS with its certificate) for its domains."""
     return _render(
         "vhost.conf.j2", app=app, domains=domains, backends=backends, weights=weights or {}, proxy=proxy,
+        keepalive=all(backend.startswith("127.") for backend in backends),
         http_port=settings.http_port, https_port=settings.https_port, log_dir=settings.nginx_log_dir,
         https_suffix="" if settings.https_port == 443 else f":{settings.https_port}",
     )
