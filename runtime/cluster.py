@@ -51,6 +51,11 @@ def init(advertise_addr: str | None) -> str:
     return local_address()
 
 
+def leave():
+    """Make this engine leave its swarm (the undo of init: a manager alone in it loses nothing)."""
+    client().swarm.leave(force=True)
+
+
 def local_address() -> str:
     return client().info()["Swarm"]["NodeAddr"]
 

@@ -5,6 +5,7 @@ import click
 
 from ponton.core.context import SCHEDULER_KEY
 from ponton.core.errors import InvalidInput, PontonError
+from ponton.core.undo import undone_on_failure
 from ponton.output import emit, format_option, pass_ponton, table
 from ponton.pipeline import clustering
 from runtime import cluster, registry
@@ -20,18 +21,25 @@ SWARM = "swarm"
 def init(p, advertise_addr):
     """Make this server the first manager of a cluster; the apps it runs move onto it with no failed request.
 
+    If moving an app fails, run it again: it moves the apps left on this server.
+
     Instances then run as Swarm tasks spread over the cluster's active nodes. Add servers with the line
     `ponton cluster:join-command` prints.
     """
     if p.state.setting(SCHEDULER_KEY, "") == SWARM:
-        raise InvalidInput("this server is a cluster manager already (see `ponton cluster:report`)")
+        if not clustering.left_behind(p):
+            raise InvalidInput("this server is a cluster manager already (see `ponton cluster:report`)")
+        click.echo("-----> The cluster exists: moving the apps a former cluster:init left on this server")
+        clustering.move_apps(p, SWARM)
+        return
     if cluster.state() != "inactive":
         raise PontonError("this server's Docker engine is in a swarm ponton did not make: "
                           "`docker swarm leave` it first, or join this server with `PONTON_JOIN`")
     address = cluster.init(advertise_addr)
-    cluster.update(cluster.find(cluster.local_node()), labels={cluster.INGRESS_LABEL: "true"})
-    click.echo(f"-----> This server is the first manager of a new cluster, at {address}")
-    clustering.start_registry(p)
+    with undone_on_failure(cluster.leave):  # a registry that does not start: no cluster, as before
+        cluster.update(cluster.find(cluster.local_node()), labels={cluster.INGRESS_LABEL: "true"})
+        click.echo(f"-----> This server is the first manager of a new cluster, at {address}")
+        clustering.start_registry(p)
     clustering.move_apps(p, SWARM)
     click.echo("-----> Add servers with the line `ponton cluster:join-command` prints")
 

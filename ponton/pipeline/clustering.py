@@ -18,10 +18,16 @@ def start_registry(p: Ponton):
           f"a mirror of it on each node's 127.0.0.1:{registry.MIRROR_PORT}")
 
 
+def left_behind(p: Ponton) -> set[str]:
+    """The apps with instances still on the one-server scheduler (a move cut short)."""
+    return schedulers.for_settings(p.settings, p.settings.scheduler).owned_apps()
+
+
 def move_apps(p: Ponton, to: str):
-    """Make `to` this ponton's scheduler and move every app's instances onto it. The watchdog, which sees the
-    change, stops acting on its old scheduler's instances and restarts on the new one."""
-    old = p.scheduler
+    """Make `to` this ponton's scheduler and move every app's instances onto it from the one-server scheduler
+    (the `scheduler` setting's). The watchdog, which sees the change, stops acting on the old scheduler's
+    instances and restarts on the new one. Run again after a failure, it moves what is left."""
+    old = schedulers.for_settings(p.settings, p.settings.scheduler)
     new = schedulers.for_settings(p.settings, to)
     p.state.set_setting(SCHEDULER_KEY, to)
     p.__dict__["scheduler"] = new  # the cached property: from now on this command's rollouts are the new one's
