@@ -55,14 +55,17 @@ async def backend(request: Request, app: str, service: str):
         runner.free(caller.user)
         raise
     feeding = asyncio.create_task(_feed(request, process))
-    errors = asyncio.create_task(process.stderr.read(1 << 20))  # the "error: " line, if it refuses
+    errors = asyncio.create_task(_tail(process.stderr))  # the "error: " line, if it refuses
     headers = await _cgi_headers(process.stdout)
     if headers is None:  # refused before git answered: its one error line, with its status
         code = await process.wait()
         runner.free(caller.user)
         feeding.cancel()
-        lines = (await errors).decode(errors="replace").splitlines()
-        message = next((line for line in lines if line.startswith("error: ")), "error: git failed")
+        said = (await errors).decode(errors="replace")
+        message = next((line for line in said.splitlines() if line.startswith("error: ")), None)
+        if message is None:  # not a refusal: the operator needs what it printed (the service's log keeps it)
+            print(f"git-http {service} {app} ended with {code} before answering:\n{said}", file=sys.stderr)
+            message = "error: git failed"
         return PlainTextResponse(message.removeprefix("error: ") + "\n", STATUS.get(code, 500))
     status = int(headers.pop("status", "200").split()[0])
 
@@ -103,6 +106,15 @@ async def _feed(request: Request, process):
         return
     finally:
         process.stdin.close()
+
+
+async def _tail(stream: asyncio.StreamReader, keep: int = 1 << 16) -> bytes:
+    """All a stream says until it ends (its last `keep` bytes): read to the end so that the process never blocks
+    on a full pipe, and so that an error line printed after other output (a lock wait) is not missed."""
+    said = b""
+    while chunk := await stream.read(CHUNK):
+        said = (said + chunk)[-keep:]
+    return said
 
 
 async def _cgi_headers(stdout: asyncio.StreamReader) -> dict[str, str] | None:
