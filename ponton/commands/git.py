@@ -3,7 +3,6 @@ which is hidden and never reachable over SSH. The entries of a push (ssh-command
 
 import contextlib
 import hashlib
-import io
 import re
 import sys
 import tarfile
@@ -14,6 +13,7 @@ import click
 
 from gitreceive import hook
 from ponton.commands.apps import create_if_missing
+from ponton.core import archive
 from ponton.core.errors import InvalidInput
 from ponton.core.undo import undone_on_failure
 from ponton.output import app_argument, pass_ponton
@@ -21,6 +21,7 @@ from ponton.pipeline import deploy
 
 BRANCH = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,100}(?<![./])")
 MAX_ARCHIVE = 512 * 1024 * 1024
+MAX_SOURCE, MAX_FILES = 2 << 30, 200_000  # what it may hold once expanded: bytes, entries
 
 
 @contextlib.contextmanager
@@ -61,15 +62,11 @@ def from_archive(p, app):
         raise InvalidInput(f"archive larger than {MAX_ARCHIVE // 2**20} MiB")
     digest = hashlib.sha256(data).hexdigest()[:12]
     with p.locked(app), tempfile.TemporaryDirectory(prefix=f"ponton-{app}-") as source:
-        try:
-            tar = tarfile.open(fileobj=io.BytesIO(data))
-        except tarfile.TarError:  # its message lists every compression tried, one per line
-            raise InvalidInput("not a readable tar archive: expected a tar file, plain or gzip, bzip2 or xz") from None
-        try:
-            with tar:
+        with archive.opened(data, "the archive", max_bytes=MAX_SOURCE, max_members=MAX_FILES) as tar:
+            try:
                 tar.extractall(source, filter="data")  # refuses absolute paths, `..`, devices, links out
-        except (tarfile.TarError, OSError) as e:
-            raise InvalidInput(f"not a readable tar archive: {' '.join(str(e).split())}") from None
+            except (tarfile.TarError, OSError) as e:
+                raise InvalidInput(f"the archive is not a readable tar archive: {' '.join(str(e).split())}") from None
         with _created_for_this_deploy(p, app):
             image = f"{deploy.BUILT_IMAGE_PREFIX}{app}:archive-{digest}"
             deploy.build_and_deploy(p, app, Path(source), image, f"archive sha256:{digest}", "Deploy archive")

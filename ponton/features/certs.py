@@ -6,18 +6,18 @@ directory can read them. The same check guards a custom certificate (certs:add) 
 """
 
 import datetime
-import io
 import re
 import shutil
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ponton.core import archive
 from ponton.core.errors import InvalidInput
 from ponton.core.files import write_atomically
 
 CERT_FILE, KEY_FILE = "server.crt", "server.key"
 MAX_INPUT = 1 << 20  # a certificate chain and its key are a few kB: refuse anything that is not one
+MAX_MEMBERS = 16  # a tarball of server.crt and server.key, and maybe a directory or a chain beside them
 PEM_BLOCK = re.compile(rb"(-----BEGIN ([A-Z0-9 ]+)-----\r?\n[^-]*-----END \2-----\r?\n?)")
 
 
@@ -110,11 +110,10 @@ def from_stdin(data: bytes) -> tuple[bytes, bytes]:
         raise InvalidInput(f"stdin holds more than {MAX_INPUT >> 10} KiB: that is not a certificate and a key")
     if data.lstrip().startswith(b"-----BEGIN "):
         return _from_pem(data)
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            files = {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-    except tarfile.TarError:
-        raise InvalidInput("stdin is neither PEM text (certificate then key) nor a tar of server.crt and server.key")
+    with archive.opened(data, "stdin", max_bytes=MAX_INPUT, max_members=MAX_MEMBERS,
+                        not_tar="stdin is neither PEM text (certificate then key) nor a tar of server.crt and "
+                                "server.key") as tar:
+        files = {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
     certs = [n for n in sorted(files) if n.endswith((".crt", ".pem")) and not n.endswith(".key")]
     keys = [n for n in sorted(files) if n.endswith(".key")]
     if len(certs) != 1 or len(keys) != 1:

@@ -4,6 +4,7 @@ No Docker engine or nginx is involved: every input here is refused before ponton
 environment points both at places that do not exist, so a slip fails loudly instead of touching the host).
 """
 
+import bz2
 import io
 import json
 import os
@@ -325,6 +326,27 @@ def test_bad_ssh_keys(world, env, stdin, says):
 def test_bad_archive(world, env, app):
     assert_refused(world, env, "git:from-archive", app, stdin=b"this is not a tarball", code=2,
                    says="not a readable tar archive: expected a tar file")
+
+
+def compressed_tar(name: str, size: int, data: bytes = b"") -> bytes:
+    """A bzip2 tar of one member `size` bytes long: `data` if given, else only its header (what the bound reads)."""
+    member = tarfile.TarInfo(name)
+    member.size = size
+    return bz2.compress(member.tobuf() + (data + b"\0" * (-len(data) % 512) + b"\0" * 1024 if data else b""))
+
+
+def test_an_archive_that_expands_past_its_bound_is_refused(world, env):
+    bomb = compressed_tar("app/big", 3 << 30)  # says 3 GiB once expanded, in a few hundred bytes
+    assert len(bomb) < 1000
+    assert_refused(world, env, "git:from-archive", "newapp", stdin=bomb, code=2,
+                   says="the archive holds more than 200000 files or 2048 MiB once expanded")
+
+
+def test_a_certificate_tarball_that_expands_past_its_bound_is_refused(world, env):
+    bomb = compressed_tar("server.crt", 8 << 20, b"\0" * (8 << 20))  # 8 MiB of zeros in a few hundred bytes
+    assert len(bomb) < 1000
+    assert_refused(world, env, "certs:add", "shop", stdin=bomb, code=2,
+                   says="stdin holds more than 16 files or 1 MiB once expanded")
 
 
 def test_archive_escaping_its_directory(world, env):
