@@ -65,8 +65,8 @@ class PontonCLI(click.Group):
         except click.ClickException as e:
             click.echo(f"error: {one_line(e.format_message())}", err=True)
             code = e.exit_code
-        except click.Abort:
-            click.echo("aborted", err=True)
+        except click.Abort as e:  # Ctrl-C, or a signal ponton.core.interrupt turned into one (its name said)
+            click.echo(f"error: {e.__cause__}" if str(e.__cause__ or "") else "aborted", err=True)
             code = 1
         except Exception as e:  # a bug: the user gets one line, the operator the traceback
             reference = log_internal_error(argv if argv is not None else sys.argv[1:])

@@ -122,13 +122,13 @@ class Rollout:
                 self._converge(process, mine, wanted, replace)
             if finish:
                 finish()
-        except Exception as e:  # whatever failed, what served before serves again
+        except BaseException as e:  # whatever failed, what served before serves again (Ctrl-C, SIGTERM included)
             try:
                 self._undo()
             except Exception as undo_error:
                 raise DeployError(f"{self.release.label} failed ({_reason(e)}), and putting back the previous "
                                   f"instances failed too ({_reason(undo_error)}): the watchdog retries") from e
-            if isinstance(e, PontonError):
+            if isinstance(e, PontonError) or not isinstance(e, Exception):
                 raise
             raise DeployError(f"{self.release.label} could not be rolled out: {_reason(e)}") from e
         concurrent.futures.wait(self.stopping.values(), timeout=SETTLE)

@@ -7,7 +7,7 @@ import getpass
 import os
 from collections.abc import Callable
 
-from ponton.core import plugins, scheduler
+from ponton.core import interrupt, plugins, scheduler
 from ponton.core import settings as settings_module
 from ponton.core.lock import app_lock
 from ponton.core.state import State
@@ -60,6 +60,8 @@ class Ponton:
         stack = contextlib.ExitStack()
         wanted = sorted(set(apps) - self._held)
         try:
+            if wanted:
+                stack.enter_context(interrupt.unwinds())  # a signal while the app changes undoes the change
             for app in wanted:
                 stack.enter_context(app_lock(self.settings.state_dir, app))
                 self._held.add(app)

@@ -46,7 +46,7 @@ def deploy_image(p: Ponton, app: str, image: str, source: str, description: str,
     try:
         for step, command in [("release", release_command), ("predeploy", meta["scripts"].get("predeploy"))]:
             _run_once(p, app, release, step, command)
-    except Exception as e:
+    except BaseException as e:
         _failed(p, app, release, e)
         raise
     # postdeploy runs once the new instances serve, before the release is current: if it fails, the rollout is
@@ -138,7 +138,7 @@ def roll_out(p: Ponton, app: str, release: Release, finish: Callable[[], None] |
     strategy = strategy_of(p, app)
     try:
         rollout = _converge(p, app, release, strategy=strategy, finish=finish)
-    except Exception as e:  # the engine unreachable too: a release is never left "deploying"
+    except BaseException as e:  # the engine unreachable, a SIGTERM too: a release is never left "deploying"
         _failed(p, app, release, e)
         raise
     if strategy.name == "canary" and rollout.kept_old:
@@ -155,7 +155,7 @@ def roll_out(p: Ponton, app: str, release: Release, finish: Callable[[], None] |
     return release
 
 
-def _failed(p: Ponton, app: str, release: Release, error: Exception):
+def _failed(p: Ponton, app: str, release: Release, error: BaseException):
     p.state.set_release_status(app, release.version, "failed")
     reason = (str(error).splitlines() or [type(error).__name__])[0]
     p.event(app, "deploy-failed", f"{release.label} ({release.description}): {reason}")

@@ -3,6 +3,7 @@ new instance, the engine unreachable, nginx refusing its config)."""
 
 import io
 import json
+import signal
 import subprocess
 import sys
 import tarfile
@@ -42,6 +43,32 @@ def test_a_rollout_that_runs_out_of_ports_midway_is_undone(sandbox, deployed):
     assert instances(sandbox, deployed) == [("web.1", "v1", "running", "healthy"), ("web.2", "v1", "running", "healthy")]
     assert load.result.failures == [] and load.result.ok > 10
     assert sandbox.get(sandbox.host(deployed))[1].startswith(b"hello from ")
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_a_rollout_stopped_by_a_signal_midway_is_undone(sandbox, deployed, signal_name):
+    """web=2: once the first new instance is healthy (an old one is being retired), the command gets SIGTERM (a
+    `kill`, systemd) or SIGHUP (its terminal or SSH session gone). It must put back what served, mark the release
+    failed, restore the config, and say so in one line, not die with the app half rolled out."""
+    sandbox.run("ps:scale", deployed, "web=2")
+    with Load(sandbox.http_port, sandbox.host(deployed), clients=2) as load:
+        command = subprocess.Popen([sys.executable, "-m", "ponton", "config:set", deployed, "GREETING=bonjour"],
+                                   env=sandbox.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        said = []
+        for line in command.stdout:  # the command's own progress is the readiness signal: no sleep
+            said.append(line)
+            if "is healthy" in line:
+                command.send_signal(getattr(signal, signal_name))
+                break
+        rest, stderr = command.communicate(timeout=120)
+    assert any("is healthy" in line for line in said), said + [rest, stderr]
+    assert command.returncode == 1, stderr
+    assert "Traceback" not in stderr and stderr.splitlines()[-1] == f"error: interrupted by {signal_name}", stderr
+    assert "Rolling back" in stderr
+    assert releases(sandbox, deployed) == [("v2", "failed"), ("v1", "current")]
+    assert json.loads(sandbox.run("config:show", deployed, "--format", "json").stdout) == {}
+    assert instances(sandbox, deployed) == [("web.1", "v1", "running", "healthy"), ("web.2", "v1", "running", "healthy")]
+    assert load.result.failures == [] and load.result.ok > 10
 
 
 @pytest.fixture

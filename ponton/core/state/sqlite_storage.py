@@ -44,13 +44,16 @@ class SqliteStorage:
 
     @contextlib.contextmanager
     def _begun(self, begin: str):
-        self.db.execute(begin)
+        # Everything inside the try: a signal turned into KeyboardInterrupt (ponton.core.interrupt) may come between
+        # any two statements, and a transaction left open would refuse every later one on this connection.
         try:
+            self.db.execute(begin)
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def close(self):
         self.db.close()
