@@ -63,6 +63,21 @@ def test_failed_build_rejects_the_push_and_keeps_serving(sandbox, pusher, pushed
     assert sandbox.get(sandbox.host(app))[1].startswith(b"hello from ")
 
 
+def test_a_build_the_engine_refuses_tells_the_pusher_the_engines_reason(sandbox, pusher, pushed):
+    """A Dockerfile the engine will not even start to build: the pusher reads the engine's own words."""
+    app, sha = pushed
+    dockerfile = pusher.work / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "FROBNICATE the build\n")
+    pusher.commit("an instruction the engine does not know")
+    result = pusher.push(app)
+    assert result.returncode != 0 and "pre-receive hook declined" in result.stderr
+    said = [line for line in result.stderr.splitlines() if line.startswith("remote: error: ")]
+    assert len(said) == 1 and "the engine refused the build: " in said[0], result.stderr
+    assert "unknown instruction: frobnicate" in said[0].lower(), said
+    assert "without an image" not in result.stderr
+    assert pusher.server_branch(app) == sha
+
+
 def test_unhealthy_release_rejects_the_push_and_keeps_serving(sandbox, pusher, pushed):
     app, sha = pushed
     dockerfile = pusher.work / "Dockerfile"
