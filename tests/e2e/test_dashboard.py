@@ -73,7 +73,7 @@ def web(installed) -> Client:
     deadline = time.monotonic() + 60
     while not answers(installed.http_port) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert answers(installed.http_port), Path("/var/log/ponton/web.log").read_text(errors="replace")[-3000:]
+    assert answers(installed.http_port), web_log()
     return Client(installed.http_port)
 
 
@@ -91,6 +91,11 @@ def user_token(installed, tmp_path_factory) -> str:
     created = json.loads(ponton("tokens:create", "laptop", "--for", "webdev", "--format", "json").stdout)
     assert set(created) == {"name", "token", "expires"}
     return created["token"]
+
+
+def web_log() -> str:
+    """The end of the installed web face's log: what a failed request left there (the purge removes it)."""
+    return Path("/var/log/ponton/web.log").read_text(errors="replace")[-3000:]
 
 
 def login_link() -> str:
@@ -197,7 +202,7 @@ def test_git_push_over_https_deploys_as_the_tokens_user(installed, web, https, u
     assert "e2e-https" not in https.api("/apps", admin_token)[1]
 
     pushed = git(work, https, "push", url.format(user_token), "main")
-    assert pushed.returncode == 0, pushed.stderr
+    assert pushed.returncode == 0, pushed.stderr + web_log()
     assert "remote: -----> Deploying" in pushed.stderr and "remote: =====> e2e-https v1 deployed" in pushed.stderr
     status, body = installed.get("e2e-https")
     assert status == 200 and b"a static site says hello" in body
