@@ -67,6 +67,8 @@ class Progress:
 def context(files: dict[str, bytes], source_dir: Path | None = None, prefix: str = "") -> io.BufferedRandom:
     """A build context (a tar in a temporary file): `files` at its root, and the source tree under `prefix`
     without what the source's .dockerignore excludes."""
+    # imported here: docker is slow to import, and the deploy pipeline loads the builder for commands that
+    # build nothing (config:set, ps:scale)
     from docker.utils.build import exclude_paths
 
     archive = tempfile.TemporaryFile()
@@ -150,7 +152,7 @@ def build_slot(settings, log: Callable[[str], None]):
 def process_limit(settings):
     """The cgroup parent that caps the build's processes at build_pids_limit (a holder container's cgroup),
     or "" where the engine cannot nest cgroups so (or the limit is 0: none)."""
-    import docker
+    import docker  # imported here: see context()
 
     client = docker.from_env()
     try:
@@ -197,7 +199,7 @@ def _pids_cgroup(pid: int) -> str | None:
 
 
 def _build(settings, context_file, image: str, log: Callable[[str], None], cgroup_parent: str) -> Progress:
-    import docker
+    import docker  # imported here: see context()
 
     memory = _bytes(settings.build_memory)
     # A client of its own: its response hook hands over the build's connection, so that a timer can close it.
@@ -257,8 +259,8 @@ def _limits(settings, cgroup_parent: str) -> dict:
 
 
 def _bytes(size: str) -> int:
-    from docker.errors import DockerException
-    from docker.utils import parse_bytes
+    from docker.errors import DockerException  # imported here: see context()
+    from docker.utils import parse_bytes  # imported here: see context()
 
     try:
         return parse_bytes(size)
