@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ponton.core import dockerclient
 from ponton.core.errors import BuildError
 
 INDENT = " " * 7  # build output under the "-----> " step lines, as Heroku prints it
@@ -154,39 +155,36 @@ def process_limit(settings):
     or "" where the engine cannot nest cgroups so (or the limit is 0: none)."""
     import docker  # imported here: see context()
 
-    client = docker.from_env()
+    engine = dockerclient.client()
     try:
-        try:
-            info = client.info()
-        except docker.errors.DockerException as e:
-            raise BuildError(f"cannot reach the engine: {e}") from None
-        if settings.build_pids_limit <= 0 or info.get("CgroupDriver") != "cgroupfs" or \
-                str(info.get("CgroupVersion", "1")) != "1":
-            yield ""
-            return
-        holder = None
-        try:
-            holder = client.containers.run(
-                settings.base_image, ["sleep", str(int(settings.build_timeout) + 300)],  # ends by itself, too
-                name=f"ponton-build-{secrets.token_hex(6)}", detach=True, auto_remove=True, network_mode="none",
-                pids_limit=settings.build_pids_limit, cap_drop=["ALL"], read_only=True,
-                security_opt=["no-new-privileges"], labels={"ponton.build-holder": "1"},
-            )
-            holder.reload()
-        except docker.errors.DockerException as e:
-            if holder is not None:
-                with contextlib.suppress(docker.errors.DockerException):
-                    holder.remove(force=True)
-            raise BuildError(f"cannot start the build's process limit holder from {settings.base_image} "
-                             f"(setting base_image): {getattr(e, 'explanation', None) or e}") from None
-        try:
-            cgroup = _pids_cgroup(holder.attrs["State"]["Pid"])
-            yield cgroup if cgroup and cgroup.endswith(holder.id) else f"/docker/{holder.id}"
-        finally:
+        info = engine.info()
+    except docker.errors.DockerException as e:
+        raise BuildError(f"cannot reach the engine: {e}") from None
+    if settings.build_pids_limit <= 0 or info.get("CgroupDriver") != "cgroupfs" or \
+            str(info.get("CgroupVersion", "1")) != "1":
+        yield ""
+        return
+    holder = None
+    try:
+        holder = engine.containers.run(
+            settings.base_image, ["sleep", str(int(settings.build_timeout) + 300)],  # ends by itself, too
+            name=f"ponton-build-{secrets.token_hex(6)}", detach=True, auto_remove=True, network_mode="none",
+            pids_limit=settings.build_pids_limit, cap_drop=["ALL"], read_only=True,
+            security_opt=["no-new-privileges"], labels={"ponton.build-holder": "1"},
+        )
+        holder.reload()
+    except docker.errors.DockerException as e:
+        if holder is not None:
             with contextlib.suppress(docker.errors.DockerException):
                 holder.remove(force=True)
+        raise BuildError(f"cannot start the build's process limit holder from {settings.base_image} "
+                         f"(setting base_image): {getattr(e, 'explanation', None) or e}") from None
+    try:
+        cgroup = _pids_cgroup(holder.attrs["State"]["Pid"])
+        yield cgroup if cgroup and cgroup.endswith(holder.id) else f"/docker/{holder.id}"
     finally:
-        client.close()
+        with contextlib.suppress(docker.errors.DockerException):
+            holder.remove(force=True)
 
 
 def _pids_cgroup(pid: int) -> str | None:
