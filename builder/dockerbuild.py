@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ponton.core import dockerclient
 from ponton.core.errors import BuildError
 
 INDENT = " " * 7  # build output under the "-----> " step lines, as Heroku prints it
@@ -67,6 +68,8 @@ class Progress:
 def context(files: dict[str, bytes], source_dir: Path | None = None, prefix: str = "") -> io.BufferedRandom:
     """A build context (a tar in a temporary file): `files` at its root, and the source tree under `prefix`
     without what the source's .dockerignore excludes."""
+    # imported here: docker is slow to import, and the deploy pipeline loads the builder for commands that
+    # build nothing (config:set, ps:scale)
     from docker.utils.build import exclude_paths
 
     archive = tempfile.TemporaryFile()
@@ -150,41 +153,38 @@ def build_slot(settings, log: Callable[[str], None]):
 def process_limit(settings):
     """The cgroup parent that caps the build's processes at build_pids_limit (a holder container's cgroup),
     or "" where the engine cannot nest cgroups so (or the limit is 0: none)."""
-    import docker
+    import docker  # imported here: see context()
 
-    client = docker.from_env()
+    engine = dockerclient.client()
     try:
-        try:
-            info = client.info()
-        except docker.errors.DockerException as e:
-            raise BuildError(f"cannot reach the engine: {e}") from None
-        if settings.build_pids_limit <= 0 or info.get("CgroupDriver") != "cgroupfs" or \
-                str(info.get("CgroupVersion", "1")) != "1":
-            yield ""
-            return
-        holder = None
-        try:
-            holder = client.containers.run(
-                settings.base_image, ["sleep", str(int(settings.build_timeout) + 300)],  # ends by itself, too
-                name=f"ponton-build-{secrets.token_hex(6)}", detach=True, auto_remove=True, network_mode="none",
-                pids_limit=settings.build_pids_limit, cap_drop=["ALL"], read_only=True,
-                security_opt=["no-new-privileges"], labels={"ponton.build-holder": "1"},
-            )
-            holder.reload()
-        except docker.errors.DockerException as e:
-            if holder is not None:
-                with contextlib.suppress(docker.errors.DockerException):
-                    holder.remove(force=True)
-            raise BuildError(f"cannot start the build's process limit holder from {settings.base_image} "
-                             f"(setting base_image): {getattr(e, 'explanation', None) or e}") from None
-        try:
-            cgroup = _pids_cgroup(holder.attrs["State"]["Pid"])
-            yield cgroup if cgroup and cgroup.endswith(holder.id) else f"/docker/{holder.id}"
-        finally:
+        info = engine.info()
+    except docker.errors.DockerException as e:
+        raise BuildError(f"cannot reach the engine: {e}") from None
+    if settings.build_pids_limit <= 0 or info.get("CgroupDriver") != "cgroupfs" or \
+            str(info.get("CgroupVersion", "1")) != "1":
+        yield ""
+        return
+    holder = None
+    try:
+        holder = engine.containers.run(
+            settings.base_image, ["sleep", str(int(settings.build_timeout) + 300)],  # ends by itself, too
+            name=f"ponton-build-{secrets.token_hex(6)}", detach=True, auto_remove=True, network_mode="none",
+            pids_limit=settings.build_pids_limit, cap_drop=["ALL"], read_only=True,
+            security_opt=["no-new-privileges"], labels={"ponton.build-holder": "1"},
+        )
+        holder.reload()
+    except docker.errors.DockerException as e:
+        if holder is not None:
             with contextlib.suppress(docker.errors.DockerException):
                 holder.remove(force=True)
+        raise BuildError(f"cannot start the build's process limit holder from {settings.base_image} "
+                         f"(setting base_image): {getattr(e, 'explanation', None) or e}") from None
+    try:
+        cgroup = _pids_cgroup(holder.attrs["State"]["Pid"])
+        yield cgroup if cgroup and cgroup.endswith(holder.id) else f"/docker/{holder.id}"
     finally:
-        client.close()
+        with contextlib.suppress(docker.errors.DockerException):
+            holder.remove(force=True)
 
 
 def _pids_cgroup(pid: int) -> str | None:
@@ -197,7 +197,7 @@ def _pids_cgroup(pid: int) -> str | None:
 
 
 def _build(settings, context_file, image: str, log: Callable[[str], None], cgroup_parent: str) -> Progress:
-    import docker
+    import docker  # imported here: see context()
 
     memory = _bytes(settings.build_memory)
     # A client of its own: its response hook hands over the build's connection, so that a timer can close it.
@@ -257,8 +257,8 @@ def _limits(settings, cgroup_parent: str) -> dict:
 
 
 def _bytes(size: str) -> int:
-    from docker.errors import DockerException
-    from docker.utils import parse_bytes
+    from docker.errors import DockerException  # imported here: see context()
+    from docker.utils import parse_bytes  # imported here: see context()
 
     try:
         return parse_bytes(size)

@@ -311,7 +311,7 @@ def remote_sources(reading: list[Instruction]) -> list[tuple[int, str]]:
 def check(text: str, image: str, client=None):
     """BuildError if the Dockerfile `text`, building `image` (ponton/app-APP:TAG), names another app's image
     or an image ID, or ADDs from a URL. The message never says whether a refused image exists."""
-    import docker
+    import docker  # imported here: slow, and the deploy pipeline loads the builder for commands that build nothing
 
     for reading in readings(text):
         for number, source in remote_sources(reading):

@@ -26,6 +26,7 @@ def path(state_dir: Path, app: str) -> Path:
 
 def ensure(state_dir: Path, app: str) -> Path:
     """The app's bare repo, created with its pre-receive hook on first use."""
+    # imported here: the SSH forced command loads this module for every command, and only git requests need dulwich
     from dulwich.repo import Repo
 
     repo = path(state_dir, app)
@@ -48,16 +49,16 @@ def existing(state_dir: Path, app: str) -> Path:
 
 def point_head(state_dir: Path, app: str, ref: str):
     """Make HEAD name the deployed branch, so that `git clone` checks out what serves."""
-    from dulwich.repo import Repo
+    from dulwich.repo import Repo  # imported here: see ensure()
 
     Repo(str(path(state_dir, app))).refs.set_symbolic_ref(b"HEAD", ref.encode())
 
 
 def export(repo_path: Path, sha: str, dest: Path):
     """Write the tree of commit `sha` into `dest`, reading objects still in git's push quarantine too."""
-    from dulwich.index import InvalidPathError, build_index_from_tree
-    from dulwich.object_store import DiskObjectStore, OverlayObjectStore
-    from dulwich.repo import Repo
+    from dulwich.index import InvalidPathError, build_index_from_tree  # imported here: see ensure()
+    from dulwich.object_store import DiskObjectStore, OverlayObjectStore  # imported here: see ensure()
+    from dulwich.repo import Repo  # imported here: see ensure()
 
     repo = Repo(str(repo_path))
     stores = [repo.object_store]

@@ -3,6 +3,7 @@
 Every error reaches the user as one line, `error: ...`, and a non-zero exit code; never a traceback. An error
 nobody foresaw (a bug) says so in that line, and its traceback goes to STATE_DIR/errors.log."""
 
+import importlib
 import os
 import secrets
 import sys
@@ -112,8 +113,6 @@ def _module_of(name: str) -> str:
 
 
 def _register_builtin_commands(modules=MODULES):
-    import importlib
-
     for module in modules:
         for command in importlib.import_module(f"ponton.commands.{module}").COMMANDS:
             cli.add_command(command)

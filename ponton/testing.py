@@ -2,18 +2,25 @@
 loopback port, an isolated ponton (own state dir, own nginx) driven through its real CLI, and a bounded load
 loop on 127.0.0.1."""
 
+import datetime
 import getpass
 import http.client
+import ipaddress
 import json
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 NGINX_CONF = """\
 daemon on;
@@ -90,8 +97,6 @@ def get_tls(port: int, host: str, path: str = "/", cafile: str | None = None,
             headers: dict | None = None) -> tuple[int, bytes, dict]:
     """GET over HTTPS from 127.0.0.1:`port`, with `host` as SNI and Host header, the certificate verified
     against `cafile`: (status, body, headers)."""
-    import ssl
-
     context = ssl.create_default_context(cafile=cafile)
     connection = LoopbackHTTPS(host, port, context=context, timeout=10)
     try:
@@ -300,12 +305,6 @@ class CertificateAuthority:
     """A throwaway certificate authority for tests: issues leaf certificates for given names and validity."""
 
     def __init__(self, root: Path):
-        import datetime
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec
-
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.key = ec.generate_private_key(ec.SECP256R1())
@@ -325,12 +324,6 @@ class CertificateAuthority:
               key=None) -> tuple[Path, Path]:
         """Files (cert, key) for `name` and `names`, valid from now+`starts_in_days` to now+`days` (negative:
         expired); `key` reuses another certificate's key."""
-        import datetime
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-
         key = key or ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
         start = now + datetime.timedelta(days=starts_in_days)
@@ -351,17 +344,11 @@ class CertificateAuthority:
 
     @staticmethod
     def _pem(cert) -> bytes:
-        from cryptography.hazmat.primitives import serialization
-
         return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _general_name(name: str):
     """A subjectAltName entry: an IP address (127.0.0.1) or a DNS name."""
-    import ipaddress
-
-    from cryptography import x509
-
     try:
         return x509.IPAddress(ipaddress.ip_address(name))
     except ValueError:

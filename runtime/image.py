@@ -9,7 +9,7 @@ from ponton.core.dockerclient import client
 
 def read_files(image: str, names: list[str]) -> dict[str, str]:
     """The text of each of `names` found in the image's working directory."""
-    import docker
+    import docker  # imported here: slow, and the deploy pipeline loads this module for commands that read no image
 
     workdir = client().images.get(image).attrs["Config"].get("WorkingDir") or "/"
     container = client().containers.create(image, command=["true"], entrypoint=[])

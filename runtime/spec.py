@@ -1,6 +1,7 @@
 """Pure builders: the container ponton runs for one instance of one process type, as docker SDK arguments."""
 
 import secrets
+import shlex
 
 WEB = "web"
 CONTAINER_PORT = 5000  # $PORT inside every container, as on Heroku and Dokku
@@ -61,8 +62,6 @@ def shell_command(command: str) -> list[str]:
 
 
 def _is_simple(command: str) -> bool:
-    import shlex
-
     # `>&` and `<&` (2>&1) are redirections, not the `&` that runs a command in the background.
     lexer = shlex.shlex(command.replace(">&", ">").replace("<&", "<"), posix=True, punctuation_chars=";&|()")
     lexer.whitespace_split = True

@@ -10,22 +10,21 @@ The commands check this themselves under the service's lock (access.checks_own_a
 checked as for every command (the user must be allowed to use that app).
 """
 
-import sqlite3
-
 from plugins.services import Kind
 from ponton import api
+from ponton.core.state import Service
 
 USE, MANAGE = "use", "manage"
 
 
-def may(p, kind: Kind, row: sqlite3.Row, level: str) -> bool:
+def may(p, kind: Kind, row: Service, level: str) -> bool:
     user = p.remote_user
     if api.is_admin(p) or (user is not None and row.owner == user):
         return True
     return level == USE and any(p.state.has_access(app, user) for app in p.state.service_links(kind.name, row.name))
 
 
-def require(p, kind: Kind, name: str, level: str, command: str) -> sqlite3.Row:
+def require(p, kind: Kind, name: str, level: str, command: str) -> Service:
     """The service's record if the acting user may run `command` on it; else AccessDenied, recorded."""
     row = p.state.service(kind.name, name)
     if not may(p, kind, row, level):
@@ -36,6 +35,6 @@ def require(p, kind: Kind, name: str, level: str, command: str) -> sqlite3.Row:
     return row
 
 
-def visible(p, kind: Kind) -> list[sqlite3.Row]:
+def visible(p, kind: Kind) -> list[Service]:
     """The services of `kind` the acting user may see."""
     return [row for row in p.state.services(kind.name) if may(p, kind, row, USE)]

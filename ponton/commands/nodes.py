@@ -4,6 +4,7 @@ import click
 
 from ponton.commands.cluster import require_cluster
 from ponton.core.errors import InvalidInput
+from ponton.core.undo import undone_on_failure
 from ponton.output import emit, format_option, pass_ponton, table
 from ponton.pipeline import clustering
 from runtime import cluster
@@ -39,11 +40,9 @@ def drain(p, node):
         moving = [i for i in instances if i.node == found.name and i.alive]
         if moving and p.state.app_exists(app):
             on_node[app] = moving
-    try:
+    # A drain that fails leaves the node as it was (its availability): nothing else changed.
+    with undone_on_failure(lambda: cluster.update(found, availability=found.availability)):
         clustering.drain(p, found.name, on_node)
-    except BaseException:
-        cluster.update(found, availability=found.availability)  # as it was: nothing else changed
-        raise
     cluster.update(found, availability="drain")
     click.echo(f"-----> {found.name} drained: no instances run there until `ponton nodes:activate {found.name}`")
 

@@ -63,7 +63,8 @@ class Ponton:
             if wanted:
                 stack.enter_context(interrupt.unwinds())  # a signal while the app changes undoes the change
             for app in wanted:
-                stack.enter_context(app_lock(self.settings.state_dir, app))
+                # What the face says goes to its stderr (the CLI's log is click.echo): not the command's output.
+                stack.enter_context(app_lock(self.settings.state_dir, app, log=functools.partial(self.log, err=True)))
                 self._held.add(app)
                 stack.callback(self._held.discard, app)
             if wanted and self.recheck is not None:

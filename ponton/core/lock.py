@@ -9,19 +9,24 @@ import contextlib
 import fcntl
 import os
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
-
-import click
 
 HEIR_ENV = "PONTON_INHERITED_LOCK"  # "APP:LOCK_FD:PIPE_FD" in the child that inherits a lock
 
 _held: dict[Path, tuple[int, list[int]]] = {}  # the locks this process holds: descriptor, pipes to its heirs
 
 
+def to_stderr(line: str):
+    """Where a waiter says it waits, unless its caller says otherwise: stderr, as a command's errors go."""
+    print(line, file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
-def app_lock(state_dir: Path, app: str, wait: bool = True):
-    """Hold the app's lock; a second caller says it is waiting, then blocks until the first is done.
-    With wait=False, yields False at once instead of waiting (the watchdog never fights a deploy)."""
+def app_lock(state_dir: Path, app: str, wait: bool = True, log: Callable[[str], None] = to_stderr):
+    """Hold the app's lock; a second caller says it is waiting (through `log`), then blocks until the first is
+    done. With wait=False, yields False at once instead of waiting (the watchdog never fights a deploy)."""
     locks = state_dir / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     path = locks / f"{app}.lock"
@@ -35,7 +40,7 @@ def app_lock(state_dir: Path, app: str, wait: bool = True):
                 return
             f.seek(0)
             holder = f.read().strip() or "another command"
-            click.echo(f"waiting for lock on app {app} (held by {holder})", err=True)
+            log(f"waiting for lock on app {app} (held by {holder})")
             fcntl.flock(f, fcntl.LOCK_EX)
         f.seek(0)
         f.truncate()

@@ -56,8 +56,10 @@ def _matches(name: str, domain: str) -> bool:
 
 def parse(cert_pem: bytes) -> Certificate:
     """The leaf (first) certificate of a PEM chain."""
+    # imported here: cryptography is slow to import, and most commands that load this module (ports, proxy,
+    # routing) never parse a certificate
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import hashes  # imported here: see above
 
     try:
         chain = x509.load_pem_x509_certificates(cert_pem)
@@ -79,8 +81,8 @@ def parse(cert_pem: bytes) -> Certificate:
 def check(cert_pem: bytes, key_pem: bytes, domains: list[str], now: datetime.datetime | None = None) -> Certificate:
     """Refuse a certificate nginx must not serve for these domains: a key that is not its own, a certificate
     that is expired or not yet valid, or one that covers none of the domains."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
+    from cryptography import x509  # imported here: see parse()
+    from cryptography.hazmat.primitives import serialization  # imported here: see parse()
 
     certificate = parse(cert_pem)
     try:

@@ -31,6 +31,7 @@ class Collector:
         return []  # computed at each scrape: nothing to check at registration
 
     def collect(self):
+        # imported here: see serve()
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
         with self.lock:

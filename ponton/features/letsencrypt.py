@@ -63,9 +63,11 @@ def backoff(failures: int) -> float:
 
 def issue(settings, server: str, email: str, domains: list[str]) -> tuple[bytes, bytes]:
     """Order a certificate for `domains` and answer its HTTP-01 challenges: (fullchain PEM, key PEM)."""
+    # imported here: acme and cryptography are slow to import, and the watchdog and the letsencrypt:* commands
+    # load this module without issuing anything
     from acme import challenges, crypto_util, errors, messages
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives import serialization  # imported here: see above
+    from cryptography.hazmat.primitives.asymmetric import ec  # imported here: see above
 
     key = ec.generate_private_key(ec.SECP256R1())
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -119,10 +121,10 @@ def _publish(directory: Path, token: str, validation: str) -> Path:
 
 def _client(state_dir: Path, server: str, email: str):
     """An ACME client with this server's account (registered on first use; one account key per server)."""
-    import josepy
-    from acme import client, errors, messages
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    import josepy  # imported here: see issue()
+    from acme import client, errors, messages  # imported here: see issue()
+    from cryptography.hazmat.primitives import serialization  # imported here: see issue()
+    from cryptography.hazmat.primitives.asymmetric import rsa  # imported here: see issue()
 
     path = state_dir / "letsencrypt" / f"account-{hashlib.sha256(server.encode()).hexdigest()[:16]}.json"
     saved = json.loads(path.read_text()) if path.exists() else {}

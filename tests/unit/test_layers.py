@@ -41,14 +41,19 @@ def modules() -> dict[str, Path]:
 MODULES = modules()
 
 
-def imports(name: str) -> list[tuple[str, int, bool]]:
-    """(module imported, line, at the top of the file) for each import of ours in module `name`."""
+def import_statements(name: str) -> list[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """Every import statement in module `name` (ours or not), and whether it is at the top of the file."""
     path = MODULES[name]
     tree = ast.parse(path.read_text(), str(path))
     top = {id(node) for node in tree.body}
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    return [(node, id(node) in top) for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def imports(name: str) -> list[tuple[str, int, bool]]:
+    """(module imported, line, at the top of the file) for each import of ours in module `name`."""
+    package = name if MODULES[name].name == "__init__.py" else name.rpartition(".")[0]
     found = []
-    for node in ast.walk(tree):
+    for node, at_top in import_statements(name):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -57,13 +62,11 @@ def imports(name: str) -> list[tuple[str, int, bool]]:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(parts + ([base] if base else []))
             targets = [f"{base}.{alias.name}" for alias in node.names]
-        else:
-            continue
         for target in targets:
             while target and target not in MODULES:
                 target = target.rpartition(".")[0]
             if target and target != name and target.split(".")[0] in PACKAGES:
-                found.append((target, node.lineno, id(node) in top))
+                found.append((target, node.lineno, at_top))
     return found
 
 
@@ -112,14 +115,20 @@ def test_no_import_cycle():
 
 
 def test_imports_inside_functions_say_why():
-    """An import of ours inside a function is there for start-up time (a command that must not load what it
-    rarely needs): a comment on its line, or on the line above, says so."""
+    """An import inside a function, of ours or of anyone's (docker, dulwich, cryptography, the standard library),
+    is there for start-up time (a command that must not load what it rarely needs): a comment on its line, or on
+    the line above, says so. Without a reason, it belongs at the top of the module."""
     silent = []
     for name, path in MODULES.items():
         lines = [""] + path.read_text().splitlines()
-        for target, line, at_top in imports(name):
+        for node, at_top in import_statements(name):
+            line = node.lineno
             if not at_top and "#" not in lines[line] and not lines[line - 1].lstrip().startswith("#"):
-                silent.append(f"{name}:{line} imports {target} inside a function, and no comment says why")
+                if isinstance(node, ast.ImportFrom):
+                    what = "." * node.level + (node.module or "")
+                else:
+                    what = ", ".join(alias.name for alias in node.names)
+                silent.append(f"{name}:{line} imports {what} inside a function, and no comment says why")
     assert not silent, "\n".join(silent)
 
 
