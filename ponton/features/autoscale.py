@@ -122,10 +122,17 @@ def decide(policy: Policy, current: int, samples: list[Sample], now: float, last
            allowed: int | None = None, interval: float = DEFAULT_INTERVAL) -> Decision:
     """How many instances to run now. `samples` are the process's recent loads (those older than the cooldown are
     not needed), `last_change` when the count last changed (None: not since the policy was set), `allowed` the
-    most the owner's quota lets this process have."""
+    most the owner's quota lets this process have: no instance is ever added past it, not even to reach the
+    minimum."""
     ceiling = policy.maximum if allowed is None else max(policy.minimum, min(policy.maximum, allowed))
+    top = ceiling if allowed is None else min(ceiling, max(current, allowed))  # the most it may go up to
     if current < policy.minimum:
-        return Decision(policy.minimum, f"below the minimum of {policy.minimum}")
+        if top <= current:
+            return Decision(current, f"below the minimum of {policy.minimum}, but the quota allows {current}: "
+                                     f"keeping {current}")
+        target = min(policy.minimum, top)
+        capped = "" if target == policy.minimum else f" (the quota allows {target})"
+        return Decision(target, f"below the minimum of {policy.minimum}{capped}")
     if current > ceiling:
         limit = "maximum" if ceiling == policy.maximum else "quota's limit"
         return Decision(ceiling, f"above the {limit} of {ceiling}")
@@ -136,13 +143,12 @@ def decide(policy: Policy, current: int, samples: list[Sample], now: float, last
     if wanted is None:
         return Decision(current, f"no samples of {', '.join(policy.targets())}: keeping {current}")
     count, why = wanted
-    count = max(policy.minimum, min(ceiling, count))
+    count = max(policy.minimum, min(top, count))
+    capped = f" (capped at {top}: the {'maximum' if top == policy.maximum else 'quota'})" if wanted[0] > top else ""
     if count > current:
-        capped = f" (capped at {ceiling})" if count == ceiling and wanted[0] > ceiling else ""
         return Decision(count, f"{why}: {current} -> {count}{capped}")
     if count == current:
-        capped = count == ceiling and wanted[0] > ceiling
-        return Decision(current, f"{why}: {current}" + (f" (capped at {ceiling})" if capped else " is right"))
+        return Decision(current, f"{why}: {current}" + (capped or " is right"))
     if last_change is not None and now - last_change < policy.cooldown:
         left = policy.cooldown - (now - last_change)
         return Decision(current, f"{why}, but cooling down ({left:.0f}s left): keeping {current}")
@@ -155,7 +161,10 @@ def decide(policy: Policy, current: int, samples: list[Sample], now: float, last
 
 
 def _wanted(policy: Policy, samples: list[Sample], current: int) -> tuple[int, str] | None:
-    """The count the samples' load needs (the most any trigger needs) and why; None if no trigger has data."""
+    """The count the samples' load needs (the most any trigger needs) and why; None if no trigger has data.
+
+    The load is judged at the count that runs now, not at the samples' own: after a ps:scale, an interval's
+    samples were mostly taken with the count before it, and a count the load agrees with is kept."""
     best = None
     for name, target in policy.targets().items():
         _, field, unit = TRIGGERS[name]
@@ -165,16 +174,11 @@ def _wanted(policy: Policy, samples: list[Sample], current: int) -> tuple[int, s
         load = statistics.median(value for value, _ in values)
         instances = max(1, round(statistics.median(count for _, count in values)))
         if name == "latency-p90":  # not shared out like requests: more instances shorten the queue in proportion
-            ratio, per_instance = load / target, load
-            count = math.ceil(instances * ratio)
+            needed, per_instance = instances * load / target, load
         else:
-            per_instance = load / instances
-            ratio = per_instance / target
-            count = math.ceil(load / target)
-        if abs(ratio - 1) <= TOLERANCE and instances == current:
-            count = current
+            needed, per_instance = load / target, load / (current or instances)
+        count = current if current and abs(needed / current - 1) <= TOLERANCE else math.ceil(needed)
         why = f"{per_instance:.4g} {unit} per instance (target {target:g})"
         if best is None or count > best[0]:
             best = (count, why)
     return best
-

@@ -42,6 +42,16 @@ def steady(instances: int, rps: float | None = None, cpu: float | None = None, l
     (RPS, 0, [], None, None, 1),
     (RPS, 6, steady(6, rps=1000), None, None, 4),
     (RPS, 4, steady(4, rps=1000), None, 3, 3),
+    # the quota wins over the minimum: never an instance past it, not even to reach the minimum
+    (Policy(5, 6, rps=20), 1, [], None, 3, 3),
+    (Policy(5, 6, rps=20), 3, [], None, 3, 3),
+    (Policy(5, 6, rps=20), 3, [], None, 1, 3),  # nor fewer than run now for it
+    # a ps:scale the load agrees with is kept: 63 requests/s is 21 per instance at 3, though most samples of the
+    # interval were taken while 4 ran
+    (Policy(1, 6, rps=20), 3, [Sample(NOW - 10, 4, 63), Sample(NOW - 5, 4, 63), Sample(NOW, 3, 63)], NOW - 3600,
+     None, 3),
+    (Policy(1, 6, rps=20), 5, [Sample(NOW - 10, 4, 63), Sample(NOW - 5, 4, 63), Sample(NOW, 5, 63)], NOW - 3600,
+     None, 4),  # one it does not agree with is not
     # CPU (percent of a core, summed over the instances) and latency p90
     (Policy(1, 5, cpu=50), 2, steady(2, cpu=190), None, None, 4),
     (Policy(1, 5, latency_p90=200), 2, steady(2, latency=500), None, None, 5),
@@ -61,6 +71,8 @@ def test_each_reason_says_why():
     assert "35 requests/s per instance (target 20)" in decide(RPS, 2, steady(2, rps=70), NOW).reason
     assert "capped at 4" in decide(RPS, 1, steady(1, rps=1000), NOW).reason
     assert "quota" in decide(RPS, 4, steady(4, rps=1000), NOW, allowed=3).reason
+    assert "capped at 2: the quota" in decide(RPS, 1, steady(1, rps=1000), NOW, allowed=2).reason
+    assert "the quota allows 3" in decide(Policy(5, 6, rps=20), 1, [], NOW, allowed=3).reason
 
 
 @pytest.mark.parametrize("policy, message", [

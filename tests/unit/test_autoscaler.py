@@ -1,0 +1,110 @@
+"""The watchdog's autoscaler on a real state (SQLite in a temporary directory): what it applies keeps a manual
+ps:scale that the load agrees with, and never goes past max or the owner's quota. The rollout itself
+(deploy.converge) is replaced by a record of the formations it was asked to bring about: it needs the engine."""
+
+import dataclasses
+
+import pytest
+
+from ponton.core.context import Ponton
+from ponton.core.settings import Settings
+from ponton.features.autoscale import Policy, Sample
+from ponton.pipeline import autoscaler as autoscaler_module
+from ponton.pipeline.autoscaler import Autoscaler
+
+NOW = 50_000.0
+INTERVAL = 15.0
+
+
+@pytest.fixture
+def p(tmp_path):
+    ponton = Ponton(Settings(state_dir=tmp_path / "state", default_quota="instances=4", autoscale_interval=INTERVAL))
+    ponton.state.add_ssh_key("admin", "fp0", "k0")  # the first user is the admin, who has no quota
+    ponton.state.add_ssh_key("alice", "fp1", "k1")
+    for app in ("shop", "blog"):  # alice's two apps, web=1 each
+        ponton.state.create_app(app, owner="alice")
+        release = ponton.state.add_release(app, "img", "sha", {}, {"web": ""}, {}, "Deploy sha")
+        ponton.state.set_release_status(app, release.version, "succeeded")
+    yield ponton
+    ponton.state.close()
+
+
+@pytest.fixture
+def converged(monkeypatch) -> list[dict[str, int]]:
+    """The formation of each rollout the autoscaler started."""
+    done = []
+    monkeypatch.setattr(autoscaler_module.deploy, "converge", lambda p, app: done.append(p.state.formation(app)))
+    return done
+
+
+def autoscale(p, policy: Policy, app: str = "shop"):
+    p.state.set_autoscale(app, "web", dataclasses.asdict(policy))
+    [record] = p.state.autoscale_policies(app)
+    return record
+
+
+def decide(p, samples: list[Sample], now: float = NOW, app: str = "shop"):
+    """One decision of the watchdog's autoscaler on the process's policy as the state has it now."""
+    [record] = p.state.autoscale_policies(app)
+    Autoscaler(p.settings, lambda line: None)._decide(p, record, samples, now)
+
+
+def interval(instances: list[int], rps: float, end: float = NOW) -> list[Sample]:
+    """A sample every 5 s of the interval ending at `end`, the oldest first, each with its count of instances."""
+    return [Sample(end - 5 * age, count, rps) for age, count in zip(range(len(instances) - 1, -1, -1), instances)]
+
+
+def test_a_manual_scale_the_load_agrees_with_is_kept(p, converged):
+    p.state.set_quotas("alice", {"instances": "unlimited"})
+    autoscale(p, Policy(minimum=1, maximum=6, rps=20, cooldown=60))
+    p.state.set_formation("shop", {"web": 4})
+    p.state.record_autoscale_decision("shop", "web", 4, "up", NOW - 3600, changed=True)
+    p.state.set_formation("shop", {"web": 3})  # ps:scale shop web=3, five seconds ago
+    # The same 63 requests/s throughout: 21 per instance at 3, within 10% of the target. Most of the interval's
+    # samples were taken while 4 ran: the count is judged by the load at the count now, not at theirs.
+    decide(p, interval([4, 4, 3], rps=63))
+    assert p.state.formation("shop")["web"] == 3 and converged == []
+    [record] = p.state.autoscale_policies("shop")
+    assert (record.desired, record.last_change) == (3, NOW - 3600), record.reason
+    # ... until a decision wants another count: the load grows past what 3 can take
+    decide(p, interval([3, 3, 3], rps=100, end=NOW + 15), now=NOW + 15)
+    assert converged == [{"web": 5}]
+
+
+def test_the_quota_is_never_exceeded_even_when_the_load_asks_for_more(p, converged):
+    # alice may run 4 instances in all; blog runs 1, so shop's web may have 3
+    autoscale(p, Policy(minimum=1, maximum=6, rps=20, cooldown=60))
+    for step in range(3):
+        now = NOW + step * INTERVAL
+        decide(p, interval([p.state.formation("shop")["web"]] * 3, rps=500, end=now), now=now)
+    assert converged == [{"web": 3}]
+    assert p.state.formation("shop")["web"] + p.state.formation("blog")["web"] == 4
+    [record] = p.state.autoscale_policies("shop")
+    assert "capped at 3" in record.reason
+
+
+def test_the_quota_wins_over_the_minimum(p, converged):
+    # a minimum the quota has no room for: as many as the quota allows, never one more (and no error)
+    autoscale(p, Policy(minimum=5, maximum=6, rps=20, cooldown=60))
+    decide(p, [])
+    assert converged == [{"web": 3}]
+    decide(p, [], now=NOW + INTERVAL)
+    assert converged == [{"web": 3}]
+    [record] = p.state.autoscale_policies("shop")
+    assert "quota" in record.reason and record.desired == 3
+    assert [e.kind for e in p.state.events("shop", 10)].count("denied") == 0
+
+
+def test_max_is_never_exceeded(p, converged):
+    p.state.set_quotas("alice", {"instances": "unlimited"})
+    autoscale(p, Policy(minimum=1, maximum=3, rps=20, cooldown=60))
+    for step in range(3):
+        now = NOW + step * INTERVAL
+        decide(p, interval([p.state.formation("shop")["web"]] * 3, rps=10_000, end=now), now=now)
+    assert converged == [{"web": 3}]
+    p.state.set_formation("shop", {"web": 5})  # ps:scale past the bounds: back within them at once
+    decide(p, interval([5, 5, 5], rps=10_000, end=NOW + 60), now=NOW + 60)
+    assert converged == [{"web": 3}, {"web": 3}]
+    events = [e.message for e in p.state.events("shop", 10) if e.kind == "autoscale"]
+    assert events[0].startswith("web=3: ") and "capped at 3" in events[0]
+    assert events[1] == "web=3: above the maximum of 3"
