@@ -53,12 +53,14 @@ def report(p, app, fmt):
     """Show APP's autoscaled processes: targets, current and desired count, the last decision and why."""
     formation = p.state.formation(app)
     data = [{"process": a.process, "min": a.minimum, "max": a.maximum, "rps": a.rps, "cpu": a.cpu,
-             "latency_p90": a.latency_p90, "cooldown": a.cooldown, "current": formation.get(a.process, 0),
+             "latency_p90": a.latency_p90, "cooldown": a.cooldown,
+             "interval": p.settings.autoscale_interval if a.interval is None else a.interval,
+             "current": formation.get(a.process, 0),
              "desired": a.desired, "reason": a.reason or None,
              "decided": when(a.decided) if a.decided else None} for a in p.state.autoscale_policies(app)]
-    rows = [[d["process"], f"{d['min']}-{d['max']}", _targets(d), d["current"],
+    rows = [[d["process"], f"{d['min']}-{d['max']}", _targets(d), f"{d['interval']:g}s", d["current"],
              "-" if d["desired"] is None else d["desired"], d["reason"] or "no decision yet"] for d in data]
-    text = table(rows, ["PROCESS", "BOUNDS", "TARGETS", "CURRENT", "DESIRED", "LAST DECISION"]) if data else \
+    text = table(rows, ["PROCESS", "BOUNDS", "TARGETS", "EVERY", "CURRENT", "DESIRED", "LAST DECISION"]) if data else \
         f"{app} has no autoscaled process: ponton ps:autoscale {app} web --min 1 --max 4 --rps 20"
     emit(fmt, data, text)
 

@@ -29,7 +29,8 @@ def parse_procfile(text: str) -> dict[str, str]:
 def parse_app_json(text: str) -> dict:
     """The parts of app.json ponton uses: {"healthchecks": {type: [check]}, "formation": {type: count},
     "autoscaling": {type: autoscale.Policy} (formation.TYPE.autoscaling, Dokku's keys),
-    "scripts": {"predeploy": command, "postdeploy": command}} (scripts from `scripts.dokku`)."""
+    "scripts": {"predeploy": command, "postdeploy": command}} (scripts from `scripts.dokku`), and "warnings":
+    what it has that ponton leaves aside (a KEDA trigger it cannot use), one line each, for the pusher."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -46,7 +47,7 @@ def parse_app_json(text: str) -> dict:
             raise InvalidInput(f"app.json healthchecks.{process} must be a list of objects")
         for check in checks:
             _check_healthcheck(process, check)
-    formation, autoscaling = {}, {}
+    formation, autoscaling, warnings = {}, {}, []
     if not isinstance(data.get("formation") or {}, dict):
         raise InvalidInput("app.json formation must map process types to {\"quantity\": N}")
     for process, entry in (data.get("formation") or {}).items():
@@ -55,7 +56,10 @@ def parse_app_json(text: str) -> dict:
             raise InvalidInput(f"app.json formation.{process}.quantity must be a whole number")
         formation.update(validate.scale_pairs((f"{process}={quantity}",)))
         if "autoscaling" in entry:
-            autoscaling[process] = autoscale.from_app_json(process, entry["autoscaling"])
+            policy, notes = autoscale.from_app_json(process, entry["autoscaling"], quantity)
+            warnings += notes
+            if policy is not None:
+                autoscaling[process] = policy
     scripts = ((data.get("scripts") or {}).get("dokku") or {}) if isinstance(data.get("scripts"), dict) else {}
     if not isinstance(scripts, dict) or not all(isinstance(v, str) for v in scripts.values()):
         raise InvalidInput("app.json scripts.dokku must map predeploy/postdeploy to commands")
@@ -64,6 +68,7 @@ def parse_app_json(text: str) -> dict:
         "formation": formation,
         "autoscaling": autoscaling,
         "scripts": {k: v for k, v in scripts.items() if k in ("predeploy", "postdeploy")},
+        "warnings": warnings,
     }
 
 
@@ -86,4 +91,4 @@ def _check_healthcheck(process: str, check: dict):
 
 
 def no_app_json() -> dict:
-    return {"healthchecks": {}, "formation": {}, "autoscaling": {}, "scripts": {}}
+    return {"healthchecks": {}, "formation": {}, "autoscaling": {}, "scripts": {}, "warnings": []}

@@ -23,6 +23,7 @@ from ponton.core.errors import InvalidInput
 
 DEFAULT_COOLDOWN = 300.0
 DEFAULT_INTERVAL = 15.0
+MAX_INTERVAL = 3600
 MAX_INSTANCES = validate.MAX_INSTANCES  # as ps:scale
 TOLERANCE = 0.1
 # trigger -> (Policy field, Sample field, unit)
@@ -38,6 +39,7 @@ class Policy:
     cpu: float | None = None  # percent of one core per instance
     latency_p90: float | None = None  # milliseconds
     cooldown: float = DEFAULT_COOLDOWN
+    interval: float | None = None  # seconds between decisions (None: the server's autoscale_interval)
 
     def targets(self) -> dict[str, float]:
         return {name: getattr(self, field) for name, (field, _, _) in TRIGGERS.items()
@@ -45,7 +47,8 @@ class Policy:
 
     def describe(self) -> str:
         targets = ", ".join(f"{value:g} {TRIGGERS[name][2]}" for name, value in self.targets().items())
-        return f"{self.minimum}-{self.maximum} instances, {targets} per instance, cooldown {self.cooldown:g}s"
+        every = "" if self.interval is None else f", every {self.interval:g}s"
+        return f"{self.minimum}-{self.maximum} instances, {targets} per instance, cooldown {self.cooldown:g}s{every}"
 
 
 @dataclass(frozen=True)
@@ -78,32 +81,106 @@ def checked(policy: Policy) -> Policy:
             raise InvalidInput(f"the {name} target must be above 0 (and at most 1000000), got {value:g}")
     if not 0 <= policy.cooldown <= 86400:
         raise InvalidInput(f"the cooldown must be 0 to 86400 seconds, got {policy.cooldown:g}")
+    if policy.interval is not None and not 1 <= policy.interval <= MAX_INTERVAL:
+        raise InvalidInput(f"the interval must be 1 to {MAX_INTERVAL} seconds, got {policy.interval:g}")
     return policy
 
 
-def from_app_json(process: str, rules: object) -> Policy:
-    """app.json's `formation.PROCESS.autoscaling`, in Dokku's keys: min_quantity, max_quantity,
-    cooldown_seconds (or Dokku's cooldown_period_seconds) and triggers, each {"type": "rps" | "cpu" |
-    "latency-p90", "metadata": {"value": TARGET}}."""
+def from_app_json(process: str, rules: object, quantity: int = 1) -> tuple[Policy | None, list[str]]:
+    """app.json's `formation.PROCESS.autoscaling` as Dokku reads it (its app-json and scheduler-k3s plugins), so
+    that a Dokku app's app.json works as is, and the warnings for the pusher. Keys: min_quantity (default: the
+    process's `quantity`), max_quantity (default: the higher of `quantity` and min_quantity),
+    cooldown_period_seconds (or cooldown_seconds, the name Dokku's docs give it; default 300),
+    polling_interval_seconds (default: the server's autoscale_interval) and triggers, a list of
+    {"name", "type", "metadata"} whose metadata values may be strings, as Dokku requires, or numbers.
+
+    A trigger of a KEDA scaler ponton has no samples for (cron, prometheus, redis, memory...) is skipped with a
+    warning; with no trigger left, the process is not autoscaled from app.json, and the warning says so: the
+    deploy goes on, as on Dokku, where autoscaling is KEDA's and the app runs without it. The policy is None then.
+    """
     where = f"app.json formation.{process}.autoscaling"
     if not isinstance(rules, dict):
         raise InvalidInput(f"{where} must be an object")
-    targets = {}
     triggers = rules.get("triggers", [])
     if not isinstance(triggers, list):
-        raise InvalidInput(f"{where}.triggers must be a list")
-    for trigger in triggers:
-        kind = trigger.get("type") if isinstance(trigger, dict) else None
-        if kind not in TRIGGERS:
-            raise InvalidInput(f"{where}.triggers: type must be one of {', '.join(TRIGGERS)}, got {kind!r}")
-        value = (trigger.get("metadata") or {}).get("value") if isinstance(trigger.get("metadata"), dict) else None
-        targets[TRIGGERS[kind][0]] = _number(value, f"{where}.triggers {kind} metadata.value")
-    cooldown = rules.get("cooldown_seconds", rules.get("cooldown_period_seconds", DEFAULT_COOLDOWN))
+        raise InvalidInput(f"{where}.triggers must be a list of {{\"type\", \"metadata\"}} objects")
+    targets, set_by, warnings = {}, {}, []
+    for index, trigger in enumerate(triggers):
+        if not isinstance(trigger, dict) or not isinstance(trigger.get("type"), str) or not trigger["type"]:
+            raise InvalidInput(f"{where}.triggers[{index}]: a trigger is an object with a \"type\"")
+        kind, metadata = trigger["type"], trigger.get("metadata", {})
+        name = f"trigger {validate.shown(trigger.get('name') or f'trigger-{kind}-{index + 1}')} ({kind})"
+        if not isinstance(metadata, dict):
+            raise InvalidInput(f"{where}: {name}: metadata must be an object")
+        if kind not in APP_JSON_TRIGGERS:
+            warnings.append(f"{where}: {name} skipped: ponton scales on {', '.join(APP_JSON_TRIGGERS)}")
+            continue
+        field, read = APP_JSON_TRIGGERS[kind]
+        try:
+            value = read(metadata, f"{where}: {name}")
+        except _Unsupported as e:
+            warnings.append(f"{where}: {name} skipped: {e}")
+            continue
+        if field in targets:
+            raise InvalidInput(f"{where}: {name} and {set_by[field]} both set the {field} target: keep one")
+        targets[field], set_by[field] = value, name
+    if not targets:
+        warnings.append(f"{where}: no trigger ponton can use, so {process} is not autoscaled from app.json")
+        return None, warnings
+    minimum = _whole(rules.get("min_quantity", quantity), f"{where}.min_quantity")
+    maximum = _whole(rules.get("max_quantity", max(quantity, minimum)), f"{where}.max_quantity")
+    cooldown_key = "cooldown_seconds" if "cooldown_seconds" in rules else "cooldown_period_seconds"
+    interval = rules.get("polling_interval_seconds")
     return checked(Policy(
-        minimum=int(_number(rules.get("min_quantity", 1), f"{where}.min_quantity")),
-        maximum=int(_number(rules.get("max_quantity"), f"{where}.max_quantity")),
-        cooldown=_number(cooldown, f"{where}.cooldown_seconds"), **targets,
-    ))
+        minimum=minimum, maximum=maximum,
+        cooldown=_number(rules.get(cooldown_key, DEFAULT_COOLDOWN), f"{where}.{cooldown_key}"),
+        interval=None if interval is None else _number(interval, f"{where}.polling_interval_seconds"), **targets,
+    )), warnings
+
+
+class _Unsupported(Exception):
+    """A trigger of a type ponton reads, in a variant it has no samples for (why: the message)."""
+
+
+def _target(metadata: dict, where: str) -> float:
+    """ponton's own trigger types: {"value": TARGET}."""
+    return _number(metadata.get("value"), f"{where} metadata.value")
+
+
+def _keda_cpu(metadata: dict, where: str) -> float:
+    """KEDA's cpu scaler: {"type": "Utilization", "value": PERCENT} (ponton: percent of one core, where KEDA
+    counts against the pod's CPU request), or {"type": "AverageValue", "value": CORES} ("0.5" or "500m")."""
+    kind, value = metadata.get("type", "Utilization"), metadata.get("value")
+    if kind == "Utilization":
+        return _number(value, f"{where} metadata.value")
+    if kind == "AverageValue":
+        millicores = isinstance(value, str) and value.endswith("m")
+        cores = _number(value[:-1] if millicores else value, f"{where} metadata.value")
+        return cores / 10 if millicores else cores * 100
+    raise InvalidInput(f"{where}: metadata.type must be Utilization or AverageValue, got {validate.shown(kind)}")
+
+
+def _keda_http(metadata: dict, where: str) -> float:
+    """Dokku's http trigger (KEDA's HTTP add-on): requests/s per instance, request_rate_target_value (100 unless
+    given, as Dokku has it)."""
+    scale_by = metadata.get("scale_by", "request_rate")
+    if scale_by == "concurrency":
+        raise _Unsupported("scale_by concurrency: ponton scales http on the request rate")
+    if scale_by != "request_rate":
+        raise InvalidInput(f"{where}: scale_by must be request_rate or concurrency, got {validate.shown(scale_by)}")
+    return _number(metadata.get("request_rate_target_value", 100), f"{where} metadata.request_rate_target_value")
+
+
+# app.json's trigger types -> (the Policy field they set, how their metadata gives its target)
+APP_JSON_TRIGGERS = {"rps": ("rps", _target), "latency-p90": ("latency_p90", _target), "cpu": ("cpu", _keda_cpu),
+                     "http": ("rps", _keda_http)}
+
+
+def _whole(value: object, what: str) -> int:
+    number = _number(value, what)
+    if not number.is_integer():
+        raise InvalidInput(f"{what} must be a whole number, got {validate.shown(str(value))}")
+    return int(number)
 
 
 def _number(value: object, what: str) -> float:

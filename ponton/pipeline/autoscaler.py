@@ -1,6 +1,7 @@
 """The autoscaler, run by the watchdog: it samples the load of every process under ps:autoscale (requests/s and
-latency p90 from the proxy's access log, CPU from the scheduler), decides every `autoscale_interval` seconds
-(features/autoscale.py's `decide`, a pure function) and applies a change through the same health-gated rollout
+latency p90 from the proxy's access log, CPU from the scheduler) three times per `autoscale_interval`, decides
+once per interval (the setting, or the policy's own: app.json's polling_interval_seconds) with
+features/autoscale.py's `decide`, a pure function, and applies a change through the same health-gated rollout
 as ps:scale, under the app's lock (a deploy holding it is never fought: the change waits for the next round)."""
 
 import collections
@@ -51,11 +52,12 @@ class Autoscaler:
                 samples.append(self._sample(p, record, now))
             except Exception as e:  # no sample: decide() then keeps the count, and says why
                 self.log(f"autoscaler: {record.app} {record.process}: no sample: {type(e).__name__}: {e}")
-            while samples and samples[0].time < now - record.cooldown - self.interval:
+            interval = self.interval if record.interval is None else record.interval
+            while samples and samples[0].time < now - record.cooldown - interval:
                 samples.popleft()
-            if now - self.decided.get(key, 0.0) >= self.interval - self.every / 2:
+            if now - self.decided.get(key, 0.0) >= interval - self.every / 2:
                 self.decided[key] = now
-                self._decide(p, record, list(samples), now)
+                self._decide(p, record, list(samples), now, interval)
 
     def _sample(self, p: Ponton, record: Autoscale, now: float) -> Sample:
         running = [i for i in p.scheduler.instances(record.app) if i.process == record.process and i.running]
@@ -73,7 +75,7 @@ class Autoscaler:
             cpu = sum(u for u in used if u is not None) if any(u is not None for u in used) else None
         return Sample(now, len(running), rps, cpu, latency)
 
-    def _decide(self, p: Ponton, record: Autoscale, samples: list[Sample], now: float):
+    def _decide(self, p: Ponton, record: Autoscale, samples: list[Sample], now: float, interval: float):
         app, process = record.app, record.process
         if p.state.current_release(app) is None or p.state.app(app).stopped:
             return
@@ -81,7 +83,7 @@ class Autoscaler:
         current = formation.get(process, 0)
         policy = Policy(record.minimum, record.maximum, record.rps, record.cpu, record.latency_p90, record.cooldown)
         decision = decide(policy, current, samples, now, record.last_change,
-                          quota.instances_allowed(p, app, process), self.interval)
+                          quota.instances_allowed(p, app, process), interval)
         if decision.desired == current:
             p.state.record_autoscale_decision(app, process, current, decision.reason, now, changed=False)
             return

@@ -29,11 +29,8 @@ def deploy_image(p: Ponton, app: str, image: str, source: str, description: str,
 
     if not image_exists(image):
         raise NotFound(f"image {image} does not exist on this server (build or load it first)")
-    p.log(f"-----> Reading Procfile and app.json from {image}")
-    files = image_files.read_files(image, ["Procfile", "app.json"])
-    processes = appfiles.parse_procfile(files.get("Procfile", ""))
+    processes, meta = app_files(p, image)
     release_command = processes.pop("release", None)
-    meta = appfiles.parse_app_json(files["app.json"]) if "app.json" in files else appfiles.no_app_json()
     if meta["formation"] and p.state.current_release(app) is None:
         quota.set_formation(p, app, meta["formation"])
     for process, policy in meta["autoscaling"].items():  # app.json's rules, as Dokku applies them, on each deploy
@@ -55,6 +52,17 @@ def deploy_image(p: Ponton, app: str, image: str, source: str, description: str,
     roll_out(p, app, release, finish=lambda: _run_once(p, app, release, "postdeploy", postdeploy))
     _prune_images(p, app)
     return release
+
+
+def app_files(p: Ponton, image: str) -> tuple[dict[str, str], dict]:
+    """The Procfile's processes and app.json's parts (appfiles.parse_app_json) in `image`; what ponton leaves
+    aside of app.json (a KEDA trigger it has no samples for) is said to the pusher, as a warning line."""
+    p.log(f"-----> Reading Procfile and app.json from {image}")
+    files = image_files.read_files(image, ["Procfile", "app.json"])
+    meta = appfiles.parse_app_json(files["app.json"]) if "app.json" in files else appfiles.no_app_json()
+    for warning in meta["warnings"]:
+        p.log(f" !     {warning}", err=True)
+    return appfiles.parse_procfile(files.get("Procfile", "")), meta
 
 
 def build_and_deploy(p: Ponton, app: str, source_dir, image: str, source: str, description: str) -> Release:

@@ -43,13 +43,27 @@ def test_app_json_everything():
     assert result == {
         "healthchecks": {"web": [check]},
         "formation": {"web": 2, "worker": 1},
-        "autoscaling": {"web": Policy(minimum=1, maximum=4, rps=20)},
+        "autoscaling": {"web": Policy(minimum=2, maximum=4, rps=20)},  # min: the quantity, as on Dokku
         "scripts": {"predeploy": "./migrate", "postdeploy": "./notify"},
+        "warnings": [],
     }
 
 
 def test_app_json_empty_object():
-    assert parse({}) == appfiles.no_app_json() == {"healthchecks": {}, "formation": {}, "autoscaling": {}, "scripts": {}}
+    assert parse({}) == appfiles.no_app_json() == {"healthchecks": {}, "formation": {}, "autoscaling": {},
+                                                   "scripts": {}, "warnings": []}
+
+
+def test_app_json_triggers_ponton_cannot_use_are_warnings_not_errors():
+    redis = {"name": "queue", "type": "redis", "metadata": {"listName": "jobs", "listLength": "5"}}
+    cpu = {"type": "cpu", "metadata": {"type": "Utilization", "value": "50"}}
+    result = parse({"formation": {"web": {"quantity": 1, "autoscaling": {"max_quantity": 3, "triggers": [redis, cpu]}},
+                                  "worker": {"quantity": 2, "autoscaling": {"triggers": [redis]}}}})
+    assert result["formation"] == {"web": 1, "worker": 2}
+    assert result["autoscaling"] == {"web": Policy(minimum=1, maximum=3, cpu=50)}
+    assert [w.split(": ")[1] for w in result["warnings"]] == [
+        "trigger 'queue' (redis) skipped", "trigger 'queue' (redis) skipped",
+        "no trigger ponton can use, so worker is not autoscaled from app.json"]
 
 
 @pytest.mark.parametrize("text, message", [

@@ -88,23 +88,93 @@ def test_bad_policies_are_refused_in_one_line(policy, message):
         checked(policy)
 
 
-def test_dokku_app_json_rules():
-    policy = from_app_json("web", {"min_quantity": 1, "max_quantity": 3, "cooldown_seconds": 30,
-                                   "triggers": [{"name": "load", "type": "rps", "metadata": {"value": "25"}},
-                                                {"type": "cpu", "metadata": {"value": 70}}]})
-    assert policy == Policy(minimum=1, maximum=3, rps=25, cpu=70, cooldown=30)
-    assert from_app_json("web", {"max_quantity": 2, "cooldown_period_seconds": 5,
-                                 "triggers": [{"type": "latency-p90", "metadata": {"value": 300}}]}).cooldown == 5
+# KEDA's cpu scaler as a Dokku app.json has it: every metadata value a string
+CPU_50 = {"name": "cpu", "type": "cpu", "metadata": {"type": "Utilization", "value": "50"}}
+
+
+def test_a_dokku_app_json_works_as_is():
+    rules = {"min_quantity": 1, "max_quantity": 10, "cooldown_period_seconds": 120, "polling_interval_seconds": 30,
+             "triggers": [CPU_50,
+                          {"type": "http", "metadata": {"scaledown_period_seconds": "150",
+                                                        "request_rate_target_value": "50"}},
+                          {"name": "queue", "type": "redis", "metadata": {"listName": "jobs", "listLength": "5"}}]}
+    policy, warnings = from_app_json("web", rules)
+    assert policy == Policy(minimum=1, maximum=10, rps=50, cpu=50, cooldown=120, interval=30)
+    assert warnings == ["app.json formation.web.autoscaling: trigger 'queue' (redis) skipped: ponton scales on "
+                        "rps, latency-p90, cpu, http"]
+
+
+@pytest.mark.parametrize("rules, quantity, bounds", [
+    ({}, 1, (1, 1)),  # Dokku's defaults: min is the process's quantity, max the higher of quantity and min
+    ({}, 3, (3, 3)),
+    ({"min_quantity": 1}, 2, (1, 2)),
+    ({"min_quantity": 4}, 2, (4, 4)),
+    ({"max_quantity": 5}, 2, (2, 5)),
+    ({"min_quantity": "0", "max_quantity": "3"}, 1, (0, 3)),
+])
+def test_bounds_default_as_dokku_has_them(rules, quantity, bounds):
+    policy, _ = from_app_json("web", {**rules, "triggers": [CPU_50]}, quantity)
+    assert (policy.minimum, policy.maximum) == bounds
+    assert (policy.cooldown, policy.interval) == (300, None)  # the interval: the server's autoscale_interval
+
+
+@pytest.mark.parametrize("trigger, targets", [
+    ({"type": "cpu", "metadata": {"type": "Utilization", "value": 70}}, {"cpu": 70}),
+    ({"type": "cpu", "metadata": {"value": "70"}}, {"cpu": 70}),
+    ({"type": "cpu", "metadata": {"type": "AverageValue", "value": "500m"}}, {"cpu": 50}),  # cores per instance
+    ({"type": "cpu", "metadata": {"type": "AverageValue", "value": "1.5"}}, {"cpu": 150}),
+    ({"type": "http", "metadata": {"request_rate_target_value": "20"}}, {"rps": 20}),
+    ({"type": "http", "metadata": {"scale_by": "request_rate"}}, {"rps": 100}),  # Dokku's default target
+    ({"type": "http"}, {"rps": 100}),
+    ({"name": "load", "type": "rps", "metadata": {"value": "25"}}, {"rps": 25}),  # ponton's own
+    ({"type": "latency-p90", "metadata": {"value": 300}}, {"latency-p90": 300}),
+])
+def test_trigger_targets(trigger, targets):
+    policy, warnings = from_app_json("web", {"max_quantity": 3, "triggers": [trigger]})
+    assert (policy.targets(), warnings) == (targets, [])
+
+
+def test_cooldown_seconds_is_read_too():
+    assert from_app_json("web", {"cooldown_seconds": 30, "triggers": [CPU_50]})[0].cooldown == 30
+
+
+@pytest.mark.parametrize("triggers, skipped", [
+    ([], []),
+    ([{"name": "nightly", "type": "cron", "metadata": {"start": "0 6 * * *", "desiredReplicas": "3"}}],
+     ["trigger 'nightly' (cron) skipped"]),
+    ([{"type": "prometheus", "metadata": {"query": "sum(x)"}}, {"type": "memory", "metadata": {"value": "60"}}],
+     ["trigger 'trigger-prometheus-1' (prometheus) skipped", "trigger 'trigger-memory-2' (memory) skipped"]),
+    ([{"type": "http", "metadata": {"scale_by": "concurrency"}}],
+     ["trigger 'trigger-http-1' (http) skipped: scale_by concurrency"]),
+])
+def test_no_trigger_ponton_can_use_leaves_the_process_alone_and_says_so(triggers, skipped):
+    policy, warnings = from_app_json("worker", {"min_quantity": 1, "max_quantity": 4, "triggers": triggers})
+    assert policy is None and len(warnings) == len(skipped) + 1
+    for part, line in zip(skipped, warnings):
+        assert line.startswith(f"app.json formation.worker.autoscaling: {part}")
+    assert warnings[-1] == ("app.json formation.worker.autoscaling: no trigger ponton can use, so worker is not "
+                            "autoscaled from app.json")
 
 
 @pytest.mark.parametrize("rules, message", [
     ([], "must be an object"),
-    ({"max_quantity": 2, "triggers": {}}, "must be a list"),
-    ({"max_quantity": 2, "triggers": [{"type": "memory"}]}, "type must be one of"),
-    ({"max_quantity": 2, "triggers": [{"type": "rps", "metadata": {"value": "lots"}}]}, "must be a number"),
-    ({"max_quantity": 2, "triggers": [{"type": "rps", "metadata": {"value": "nan"}}]}, "finite"),
-    ({"max_quantity": True, "triggers": [{"type": "rps", "metadata": {"value": 1}}]}, "must be a number"),
-    ({"triggers": [{"type": "rps", "metadata": {"value": 1}}]}, "max_quantity must be a number"),
+    ({"triggers": {"http": {"metadata": {}}}}, "triggers must be a list"),
+    ({"triggers": [{"metadata": {"value": 1}}]}, r"triggers\[0\]: a trigger is an object with a \"type\""),
+    ({"triggers": ["cpu"]}, r"triggers\[0\]: a trigger is an object"),
+    ({"triggers": [{"type": "cpu", "metadata": ["value"]}]}, "metadata must be an object"),
+    ({"triggers": [{"type": "rps", "metadata": {"value": "lots"}}]}, "must be a number"),
+    ({"triggers": [{"type": "rps", "metadata": {"value": "nan"}}]}, "finite"),
+    ({"triggers": [{"type": "rps"}]}, "metadata.value must be a number"),
+    ({"triggers": [{"type": "cpu", "metadata": {"type": "Percent", "value": "5"}}]}, "Utilization or AverageValue"),
+    ({"triggers": [{"type": "http", "metadata": {"scale_by": "magic"}}]}, "scale_by must be request_rate"),
+    ({"triggers": [{"type": "http"}, {"type": "rps", "metadata": {"value": 5}}]},
+     "trigger 'trigger-rps-2' \\(rps\\) and trigger 'trigger-http-1' \\(http\\) both set the rps target"),
+    ({"max_quantity": True, "triggers": [CPU_50]}, "max_quantity must be a number"),
+    ({"min_quantity": 1.5, "triggers": [CPU_50]}, "min_quantity must be a whole number"),
+    ({"max_quantity": 99, "triggers": [CPU_50]}, "max <= 50"),
+    ({"min_quantity": 3, "max_quantity": 2, "triggers": [CPU_50]}, "min <= max"),
+    ({"polling_interval_seconds": 0, "triggers": [CPU_50]}, "interval must be 1 to 3600 seconds"),
+    ({"cooldown_seconds": "soon", "triggers": [CPU_50]}, "cooldown_seconds must be a number"),
 ])
 def test_bad_app_json_rules_are_refused_in_one_line(rules, message):
     with pytest.raises(InvalidInput, match=message):

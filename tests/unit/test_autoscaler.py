@@ -46,7 +46,7 @@ def autoscale(p, policy: Policy, app: str = "shop"):
 def decide(p, samples: list[Sample], now: float = NOW, app: str = "shop"):
     """One decision of the watchdog's autoscaler on the process's policy as the state has it now."""
     [record] = p.state.autoscale_policies(app)
-    Autoscaler(p.settings, lambda line: None)._decide(p, record, samples, now)
+    Autoscaler(p.settings, lambda line: None)._decide(p, record, samples, now, INTERVAL)
 
 
 def interval(instances: list[int], rps: float, end: float = NOW) -> list[Sample]:
@@ -108,3 +108,24 @@ def test_max_is_never_exceeded(p, converged):
     events = [e.message for e in p.state.events("shop", 10) if e.kind == "autoscale"]
     assert events[0].startswith("web=3: ") and "capped at 3" in events[0]
     assert events[1] == "web=3: above the maximum of 3"
+
+
+def rounds(p, autoscaler: Autoscaler, seconds: float, rps: float = 40):
+    """The watchdog's rounds over `seconds`, one per sampling period, each process sampled at `rps`."""
+    autoscaler._sample = lambda p, record, now: Sample(now, p.state.formation(record.app)[record.process], rps)
+    decided = []
+    for step in range(int(seconds / autoscaler.every)):
+        now = NOW + step * autoscaler.every
+        autoscaler.round(p, now)
+        decided += [(a.app, now) for a in p.state.autoscale_policies() if a.decided == now]
+    return decided
+
+
+def test_a_policy_is_decided_on_at_its_own_interval(p, converged):
+    # app.json's polling_interval_seconds 30; the server's autoscale_interval (15) for one set without it
+    autoscale(p, Policy(minimum=1, maximum=2, rps=20, interval=30), app="shop")
+    autoscale(p, Policy(minimum=1, maximum=2, rps=20), app="blog")
+    decided = rounds(p, Autoscaler(p.settings, lambda line: None), 65)
+    assert [now - NOW for app, now in decided if app == "shop"] == [0, 30, 60]
+    assert [now - NOW for app, now in decided if app == "blog"] == [0, 15, 30, 45, 60]
+

@@ -5,7 +5,7 @@ from ponton.core.state.records import Autoscale, from_record
 from ponton.core.state.storage import Record
 from ponton.core.state.transactions import Transactions, changes, reads
 
-POLICY = ("minimum", "maximum", "rps", "cpu", "latency_p90", "cooldown")
+POLICY = ("minimum", "maximum", "rps", "cpu", "latency_p90", "cooldown", "interval")
 
 
 def _record(tx, record: Record) -> Autoscale:

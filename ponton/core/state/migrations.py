@@ -220,4 +220,9 @@ MIGRATIONS = [
         expires REAL NOT NULL
     );
     """,
+    # An autoscaling policy's own seconds between decisions (app.json's polling_interval_seconds); NULL: the
+    # server's autoscale_interval.
+    """
+    ALTER TABLE autoscale ADD COLUMN interval REAL;
+    """,
 ]

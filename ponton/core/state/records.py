@@ -127,6 +127,7 @@ class Autoscale:
     desired: int | None  # what the last decision wanted (None: none taken yet)
     reason: str
     decided: float | None
+    interval: float | None  # seconds between decisions (None: the server's autoscale_interval)
 
 
 @dataclass(frozen=True)

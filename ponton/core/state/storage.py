@@ -68,7 +68,7 @@ COLLECTIONS = {
     "service_links": Collection(("service_id", "app_id"), ("variable",)),
     "service_events": Collection(("service_id", "id"), ("time", "user", "kind", "message")),
     "autoscale": Collection(("app_id", "process"), ("minimum", "maximum", "rps", "cpu", "latency_p90", "cooldown",
-                                                    "last_change", "desired", "reason", "decided")),
+                                                    "last_change", "desired", "reason", "decided", "interval")),
     "tokens": Collection(("hash",), ("kind", "user", "name", "created", "expires")),
 }
 # The collections whose records belong to one app (field app_id): they go with it when it is destroyed.
