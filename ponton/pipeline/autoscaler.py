@@ -57,7 +57,10 @@ class Autoscaler:
                 samples.popleft()
             if now - self.decided.get(key, 0.0) >= interval - self.every / 2:
                 self.decided[key] = now
-                self._decide(p, record, list(samples), now, interval)
+                try:
+                    self._decide(p, record, list(samples), now, interval)
+                except Exception as e:  # this app's rollout failed: the others are still decided on
+                    self.log(f"autoscaler: {record.app} {record.process}: {type(e).__name__}: {e}")
 
     def _sample(self, p: Ponton, record: Autoscale, now: float) -> Sample:
         running = [i for i in p.scheduler.instances(record.app) if i.process == record.process and i.running]

@@ -129,3 +129,19 @@ def test_a_policy_is_decided_on_at_its_own_interval(p, converged):
     assert [now - NOW for app, now in decided if app == "shop"] == [0, 30, 60]
     assert [now - NOW for app, now in decided if app == "blog"] == [0, 15, 30, 45, 60]
 
+
+def test_one_process_whose_rollout_fails_does_not_hold_up_the_others(p, monkeypatch):
+    def converge(p, app):
+        if app == "shop":
+            raise RuntimeError("the engine is away")
+        done.append(p.state.formation(app))
+
+    done, said = [], []
+    monkeypatch.setattr(autoscaler_module.deploy, "converge", converge)
+    autoscale(p, Policy(minimum=2, maximum=2, rps=20), app="shop")  # decided on first: created first
+    autoscale(p, Policy(minimum=2, maximum=2, rps=20), app="blog")
+    assert [a.app for a in p.state.autoscale_policies()] == ["shop", "blog"]
+    rounds(p, Autoscaler(p.settings, said.append), 5)
+    assert done == [{"web": 2}]
+    assert p.state.formation("shop") == {"web": 1}  # its change undone
+    assert "autoscaler: shop web: RuntimeError: the engine is away" in said
