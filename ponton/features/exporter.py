@@ -68,18 +68,28 @@ class Collector:
                 requests.add_metric([app, process, instance, status_class], count)
             for (app, process, instance), (count, total) in sorted(self.durations.items()):
                 latency.add_metric([app, process, instance], count, total)
-            return [up, cpu, memory, limit, restarts, requests, latency, self._autoscale(GaugeMetricFamily)]
+            return [up, cpu, memory, limit, restarts, requests, latency, *self._autoscale(GaugeMetricFamily)]
 
-    def _autoscale(self, family):
-        desired = family("ponton_autoscale_desired", "The instances autoscaling last decided on", labels=["app", "process"])
+    def _autoscale(self, family) -> list:
+        """Per autoscaled process: the count its last decision wanted (none before the first), the count it is
+        set to run now (ps:autoscale:report's current) and its bounds."""
+        series = {key: family(f"ponton_autoscale_{key}", text, labels=["app", "process"]) for key, text in [
+            ("desired", "The instances autoscaling last decided on"),
+            ("current", "The instances the autoscaled process is set to run"),
+            ("min", "The fewest instances autoscaling may leave the process"),
+            ("max", "The most instances autoscaling may give the process")]}
         state = State(self.settings.state_dir)
         try:
             for policy in state.autoscale_policies():
+                labels = [policy.app, policy.process]
                 if policy.desired is not None:
-                    desired.add_metric([policy.app, policy.process], policy.desired)
+                    series["desired"].add_metric(labels, policy.desired)
+                series["current"].add_metric(labels, state.formation(policy.app).get(policy.process, 0))
+                series["min"].add_metric(labels, policy.minimum)
+                series["max"].add_metric(labels, policy.maximum)
         finally:
             state.close()
-        return desired
+        return list(series.values())
 
     def _apps(self) -> set[str]:
         state = State(self.settings.state_dir)  # its own connection: scrapes run in the HTTP server's threads
