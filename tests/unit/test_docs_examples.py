@@ -1,5 +1,5 @@
 """The command lines in docs/users.md, docs/metrics.md, docs/services.md and docs/autoscaling.md name real commands with options they
-accept."""
+accept; the app.json in docs/autoscaling.md works as written."""
 
 import re
 import shlex
@@ -9,6 +9,8 @@ import click
 import pytest
 
 from ponton import cli
+from ponton.features import appfiles
+from ponton.features.autoscale import Policy
 
 DOCS = Path(__file__).parents[2] / "docs"
 BLOCK = re.compile(r"```(?:sh|console)\n(.*?)```", re.S)
@@ -39,3 +41,12 @@ def test_every_example_parses(page):
             command.make_context(name, args, resilient_parsing=False)
         except click.UsageError as e:
             raise AssertionError(f"{page}: {line!r}: {e}") from None
+
+
+def test_the_app_json_of_autoscaling_md_works_as_written():
+    page = (DOCS / "autoscaling.md").read_text()
+    [app_json] = re.findall(r"```json\n(.*?)```", page, re.S)
+    parsed = appfiles.parse_app_json(app_json)
+    assert parsed["autoscaling"] == {"web": Policy(minimum=1, maximum=10, rps=50, cpu=50, cooldown=120, interval=30)}
+    [warning] = parsed["warnings"]
+    assert f"remote:  !     {warning}" in page  # what the page says the push shows
