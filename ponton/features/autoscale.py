@@ -7,8 +7,10 @@ health-gated rollout as `ps:scale`.
 How it decides, per trigger (requests/s, CPU and latency p90, each a target per instance):
 - the load of the last `interval` seconds is the median of its samples, so one spike does not add instances;
 - the wanted count is the load divided by the target per instance (latency: the current count scaled by how
-  far over its target it is), the highest of all triggers, within min, max and the owner's quota;
-- within 10% of a target nothing changes (a load that hovers at the target does not flap);
+  far over its target it is), the highest of all triggers, within min, max and the owner's quota (which wins
+  over min: no instance is added past it);
+- within 10% of a target at the count that runs now nothing changes (a load that hovers at the target does not
+  flap, and a ps:scale the load agrees with stays);
 - up at once, to the wanted count; down one instance at a time, only once the cooldown has passed since the last
   change and only if every sample of the cooldown wanted fewer;
 - no samples (the metrics source failed, or no trigger has data): the count stays, and the reason says so.
