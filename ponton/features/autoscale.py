@@ -111,7 +111,9 @@ def from_app_json(process: str, rules: object, quantity: int = 1) -> tuple[Polic
         if not isinstance(trigger, dict) or not isinstance(trigger.get("type"), str) or not trigger["type"]:
             raise InvalidInput(f"{where}.triggers[{index}]: a trigger is an object with a \"type\"")
         kind, metadata = trigger["type"], trigger.get("metadata", {})
-        name = f"trigger {validate.shown(trigger.get('name') or f'trigger-{kind}-{index + 1}')} ({kind})"
+        # said in the pusher's terminal: quoted if it holds control characters or is long
+        shown = kind if kind.isprintable() and len(kind) <= validate.SHOWN else validate.shown(kind)
+        name = f"trigger {validate.shown(trigger.get('name') or f'trigger-{shown}-{index + 1}')} ({shown})"
         if not isinstance(metadata, dict):
             raise InvalidInput(f"{where}: {name}: metadata must be an object")
         if kind not in APP_JSON_TRIGGERS:

@@ -146,6 +146,7 @@ def test_cooldown_seconds_is_read_too():
      ["trigger 'trigger-prometheus-1' (prometheus) skipped", "trigger 'trigger-memory-2' (memory) skipped"]),
     ([{"type": "http", "metadata": {"scale_by": "concurrency"}}],
      ["trigger 'trigger-http-1' (http) skipped: scale_by concurrency"]),
+    ([{"name": "x\x1b[2J", "type": "evil\n"}], ["trigger 'x\\x1b[2J' ('evil\\n') skipped"]),  # no escapes in a terminal
 ])
 def test_no_trigger_ponton_can_use_leaves_the_process_alone_and_says_so(triggers, skipped):
     policy, warnings = from_app_json("worker", {"min_quantity": 1, "max_quantity": 4, "triggers": triggers})
