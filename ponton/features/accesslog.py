@@ -4,6 +4,7 @@ plugins/nginx/http.conf.j2), read for metrics: the recent requests, or what was 
 import datetime
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,9 @@ class Request:
     time: float  # Unix time, to the second
     status: int
     duration: float  # seconds, as nginx measures it: from the first byte read to the last byte sent
-    port: int | None  # the loopback port of the instance that answered (the last one tried); None: nginx itself
+    # HOST:PORT of the instance that answered (the last one nginx tried), as the proxy was given it: an instance's
+    # `address`, whichever node it runs on (127.0.0.1:PORT on one server). None: nginx answered itself.
+    backend: str | None
 
     @property
     def status_class(self) -> str:
@@ -35,13 +38,14 @@ def parse(line: bytes) -> Request | None:
     """One log line as a Request; None for a line that is not one (cut short, or written by something else)."""
     try:
         entry = json.loads(line)
-        upstream = str(entry.get("upstream", "")).split(",")[-1].strip()
-        port = upstream.rpartition(":")[2]
+        # "A, B : C": nginx tried A then B, then an internal redirect went to C; the last one answered.
+        upstream = re.split(r",| : ", str(entry.get("upstream", "")))[-1].strip()
+        host, _, port = upstream.rpartition(":")
         return Request(
             time=datetime.datetime.fromisoformat(entry["time"]).timestamp(),
             status=int(entry["status"]),
             duration=float(entry["request_time"]),
-            port=int(port) if upstream.startswith("127.0.0.1:") and port.isdigit() else None,
+            backend=upstream if host and port.isdigit() else None,  # not "" or an upstream group's name
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None

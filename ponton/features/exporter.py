@@ -22,7 +22,7 @@ class Collector:
         self.settings = settings
         self.scheduler = scheduler
         self.followers: dict[str, accesslog.Follower] = {}
-        self.instance_at: dict[tuple[str, int], tuple[str, str]] = {}  # (app, port) -> (process, instance)
+        self.instance_at: dict[tuple[str, str], tuple[str, str]] = {}  # (app, HOST:PORT) -> (process, instance)
         self.requests: Counter = Counter()  # (app, process, instance, status class) -> count
         self.durations: defaultdict = defaultdict(lambda: [0, 0.0])  # (app, process, instance) -> [count, sum]
         self.lock = threading.Lock()  # scrapes may overlap; the counters are shared
@@ -56,7 +56,7 @@ class Collector:
                         memory.add_metric(labels, used["memory"])
                         if used["memory_limit"]:
                             limit.add_metric(labels, used["memory_limit"])
-                        self.instance_at[(app, instance.port)] = (instance.process, instance.name)
+                        self.instance_at[(app, instance.address)] = (instance.process, instance.name)
             requests = CounterMetricFamily("ponton_http_requests", "Requests through the proxy, by status class",
                                            labels=LABELS + ["status_class"])
             latency = SummaryMetricFamily("ponton_http_request_duration_seconds", "Time to answer a request",
@@ -108,14 +108,14 @@ class Collector:
         for key in [key for key in self.durations if key[0] not in apps]:
             del self.durations[key]
 
-    def _where(self, app: str, port: int | None) -> tuple[str, str]:
-        """The process type and instance that answered on `port` ('' and '': nginx itself, or unknown)."""
-        return self.instance_at.get((app, port), ("", ""))
+    def _where(self, app: str, backend: str | None) -> tuple[str, str]:
+        """The process type and instance that answered at `backend` ('' and '': nginx itself, or unknown)."""
+        return self.instance_at.get((app, backend), ("", ""))
 
     def _read_log(self, app: str):
         follower = self.followers.setdefault(app, accesslog.Follower(accesslog.path(self.settings, app)))
         for request in follower.read():
-            process, instance = self._where(app, request.port)
+            process, instance = self._where(app, request.backend)
             self.requests[(app, process, instance, request.status_class)] += 1
             totals = self.durations[(app, process, instance)]
             totals[0] += 1
@@ -124,7 +124,7 @@ class Collector:
     def _latency(self, family, app: str):
         by_instance: dict[tuple[str, str], list[float]] = defaultdict(list)
         for request in accesslog.recent(accesslog.path(self.settings, app), time.time() - WINDOW):
-            by_instance[self._where(app, request.port)].append(request.duration)
+            by_instance[self._where(app, request.backend)].append(request.duration)
         for (process, instance), durations in sorted(by_instance.items()):
             for q in metrics.QUANTILES:
                 family.add_sample(family.name, {"app": app, "process": process, "instance": instance,

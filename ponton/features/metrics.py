@@ -63,14 +63,14 @@ def snapshot(p, app: str, window: float) -> dict:
 
     def row(group: list, **names) -> dict:
         used = [usage.get(i.id, {}) for i in group]
-        ports = {i.port for i in group if i.port}
+        addresses = {i.address for i in group if i.address}
         return {
             **names,
             "cpu_percent": _sum(u.get("cpu_percent") for u in used),
             "memory_bytes": _sum(u.get("memory") for u in used),
             "memory_limit_bytes": _sum(u.get("memory_limit") for u in used),
             "restarts": sum(i.restarts for i in group),
-            **Traffic.of([r for r in requests if r.port in ports]).summary(window),
+            **Traffic.of([r for r in requests if r.backend in addresses]).summary(window),
         }
 
     return {

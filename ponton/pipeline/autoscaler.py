@@ -66,9 +66,10 @@ class Autoscaler:
         running = [i for i in p.scheduler.instances(record.app) if i.process == record.process and i.running]
         rps = latency = cpu = None
         if record.rps is not None or record.latency_p90 is not None:
-            ports = {i.port for i in running if i.port}
+            addresses = {i.address for i in running if i.address}  # where the proxy sends them, on any node
             since = int(now - max(self.every, MIN_WINDOW))  # a whole second: what was logged at it is all in
-            requests = [r for r in accesslog.recent(accesslog.path(p.settings, record.app), since) if r.port in ports]
+            logged = accesslog.recent(accesslog.path(p.settings, record.app), since)
+            requests = [r for r in logged if r.backend in addresses]
             rps = len(requests) / (now - since)
             p90 = metrics.percentile([r.duration for r in requests], 0.9)
             latency = None if p90 is None else p90 * 1000

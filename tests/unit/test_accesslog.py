@@ -17,11 +17,22 @@ def line(t: int, status: int = 200, duration: float = 0.012, upstream: str = "12
 
 def test_parse():
     request = accesslog.parse(line(T0, 404, 0.25).encode())
-    assert request == accesslog.Request(time=T0, status=404, duration=0.25, port=20001)
+    assert request == accesslog.Request(time=T0, status=404, duration=0.25, backend="127.0.0.1:20001")
     assert request.status_class == "4xx"
     # nginx tried one instance, then another: the last one answered
-    assert accesslog.parse(line(T0, upstream="127.0.0.1:20001, 127.0.0.1:20002").encode()).port == 20002
-    assert accesslog.parse(line(T0, 503, upstream="").encode()).port is None  # nginx answered itself
+    assert accesslog.parse(line(T0, upstream="127.0.0.1:20001, 127.0.0.1:20002").encode()).backend == "127.0.0.1:20002"
+    assert accesslog.parse(line(T0, 503, upstream="").encode()).backend is None  # nginx answered itself
+
+
+def test_a_request_is_keyed_by_the_backend_address_on_any_node():
+    # a cluster's upstreams are NODE_ADDRESS:PUBLISHED_PORT: the same port may be published on two nodes
+    assert accesslog.parse(line(T0, upstream="10.0.0.7:30001").encode()).backend == "10.0.0.7:30001"
+    assert accesslog.parse(line(T0, upstream="10.0.0.7:30001, 10.0.0.8:30001").encode()).backend == "10.0.0.8:30001"
+    # an internal redirect to another group (error_page): nginx separates the groups with " : "
+    assert accesslog.parse(line(T0, upstream="10.0.0.7:30001 : 10.0.0.9:30002").encode()).backend == "10.0.0.9:30002"
+    # no instance answered: an upstream group's name (no live upstreams), a unix socket
+    assert accesslog.parse(line(T0, 502, upstream="ponton_shop").encode()).backend is None
+    assert accesslog.parse(line(T0, 502, upstream="unix:/run/x.sock").encode()).backend is None
     for bad in [b"", b"{", b"not json", b'{"time": "x", "status": 200, "request_time": 0}', b"[]"]:
         assert accesslog.parse(bad) is None
 

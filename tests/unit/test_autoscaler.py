@@ -1,8 +1,12 @@
 """The watchdog's autoscaler on a real state (SQLite in a temporary directory): what it applies keeps a manual
-ps:scale that the load agrees with, and never goes past max or the owner's quota. The rollout itself
-(deploy.converge) is replaced by a record of the formations it was asked to bring about: it needs the engine."""
+ps:scale that the load agrees with, and never goes past max or the owner's quota; its samples count requests for
+the instances they reached on any node. The rollout itself (deploy.converge) is replaced by a record of the
+formations it was asked to bring about: it needs the engine, as the real scheduler does (a stand-in lists
+instances and their CPU)."""
 
 import dataclasses
+import datetime
+import json
 
 import pytest
 
@@ -11,6 +15,7 @@ from ponton.core.settings import Settings
 from ponton.features.autoscale import Policy, Sample
 from ponton.pipeline import autoscaler as autoscaler_module
 from ponton.pipeline.autoscaler import Autoscaler
+from tests.unit.test_scheduler import FakeInstance
 
 NOW = 50_000.0
 INTERVAL = 15.0
@@ -145,3 +150,55 @@ def test_one_process_whose_rollout_fails_does_not_hold_up_the_others(p, monkeypa
     assert done == [{"web": 2}]
     assert p.state.formation("shop") == {"web": 1}  # its change undone
     assert "autoscaler: shop web: RuntimeError: the engine is away" in said
+
+
+class Scheduler:
+    """Lists `instances`, each using the CPU `cpu` says (not in it: not measured)."""
+
+    def __init__(self, instances: list[FakeInstance], cpu: dict[str, float | None] | None = None):
+        self.current, self.cpu = instances, cpu or {}
+
+    def instances(self, app):
+        return self.current
+
+    def usage(self, instance, sample=False):
+        return {"cpu_percent": self.cpu.get(instance.id)}
+
+
+@pytest.fixture
+def log(p, tmp_path):
+    """The shop's access log (not written yet)."""
+    p.settings = dataclasses.replace(p.settings, nginx_log_dir=tmp_path / "logs")
+    p.settings.nginx_log_dir.mkdir()
+    return p.settings.nginx_log_dir / "shop.access.log"
+
+
+def logged(*upstreams: str) -> str:
+    """One access log line per request, a second ago, each answered at its upstream ("": by nginx itself)."""
+    stamp = datetime.datetime.fromtimestamp(NOW - 1, datetime.timezone.utc).isoformat()
+    return "".join(json.dumps({"time": stamp, "status": 200, "request_time": 0.05, "upstream": upstream}) + "\n"
+                   for upstream in upstreams)
+
+
+def sample(p, policy: Policy, instances: list[FakeInstance], cpu: dict | None = None) -> Sample:
+    """What the autoscaler measures now of shop's web under `policy` (its samples cover 5 s)."""
+    p.scheduler = Scheduler(instances, cpu)
+    return Autoscaler(p.settings, lambda line: None)._sample(p, autoscale(p, policy), NOW)
+
+
+def reason(p) -> str:
+    [record] = p.state.autoscale_policies("shop")
+    return record.reason
+
+
+def test_requests_count_for_the_instances_they_reached_on_any_node(p, log):
+    # a cluster: web.1 and web.2 publish the same port on two nodes, and nginx sends to NODE_ADDRESS:PORT
+    web = [FakeInstance("a", "web", 1, 1, "10.0.0.1", 30001), FakeInstance("b", "web", 2, 1, "10.0.0.2", 30001)]
+    gone = "10.0.0.3:30001"  # an instance that no longer runs, or another app's
+    log.write_text(logged("10.0.0.1:30001", "10.0.0.2:30001", "10.0.0.1:30001, 10.0.0.2:30001", gone, ""))
+    taken = sample(p, Policy(1, 4, rps=20), web)
+    assert (taken.instances, taken.rps, taken.latency_p90) == (2, 3 / 5, 50.0)
+    # one server: every instance is at 127.0.0.1
+    log.write_text(logged("127.0.0.1:20001", "127.0.0.1:20002"))
+    assert sample(p, Policy(1, 4, rps=20), [FakeInstance("c", "web", 1, 1, "127.0.0.1", 20001)]).rps == 1 / 5
+

@@ -13,7 +13,8 @@ def test_percentile_nearest_rank():
 
 
 def test_traffic_summary():
-    requests = [Request(0, 200, 0.010, 1), Request(0, 204, 0.020, 1), Request(0, 404, 0.030, 1),
+    at = "127.0.0.1:20001"
+    requests = [Request(0, 200, 0.010, at), Request(0, 204, 0.020, at), Request(0, 404, 0.030, at),
                 Request(0, 502, 1.0, None)]
     summary = metrics.Traffic.of(requests).summary(window=2)
     assert summary["requests"] == 4 and summary["rps"] == 2
