@@ -51,11 +51,15 @@ def parse(line: bytes) -> Request | None:
         return None
 
 
-def recent(log: Path, since: float, max_bytes: int = 64 * 2**20) -> list[Request]:
-    """The requests logged at `since` or later, reading the file backwards (at most `max_bytes` of it)."""
+def recent(log: Path, since: float, max_bytes: int = 64 * 2**20, missing_ok: bool = True) -> list[Request]:
+    """The requests logged at `since` or later, reading the file backwards (at most `max_bytes` of it). A log
+    that does not exist has none, unless `missing_ok` is False: then it raises FileNotFoundError (the autoscaler
+    must tell no log, which is no data, from a log without requests)."""
     try:
         f = open(log, "rb")
     except FileNotFoundError:
+        if not missing_ok:
+            raise
         return []
     with f:
         end = start = f.seek(0, os.SEEK_END)

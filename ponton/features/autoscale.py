@@ -13,7 +13,8 @@ How it decides, per trigger (requests/s, CPU and latency p90, each a target per 
   flap, and a ps:scale the load agrees with stays);
 - up at once, to the wanted count; down one instance at a time, only once the cooldown has passed since the last
   change and only if every sample of the cooldown wanted fewer;
-- no samples (the metrics source failed, or no trigger has data): the count stays, and the reason says so.
+- no samples (the metrics source failed, or no trigger has data): the count stays, and the reason says so; a
+  source that failed during the interval (no access log, CPU not measured) also keeps the count from going down.
 """
 
 import math
@@ -56,13 +57,15 @@ class Policy:
 @dataclass(frozen=True)
 class Sample:
     """The load of one process at `time`, as the watchdog measured it: requests/s and CPU summed over its
-    `instances`, the p90 latency of their requests (None: not measured)."""
+    `instances`, the p90 latency of their requests (None: not measured, or no request to time), and why what
+    could not be measured was not (`failed`: "the access log ...: Permission denied")."""
 
     time: float
     instances: int
     rps: float | None = None
     cpu: float | None = None
     latency_p90: float | None = None
+    failed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,9 +223,12 @@ def decide(policy: Policy, current: int, samples: list[Sample], now: float, last
     recent = [s for s in samples if now - interval <= s.time <= now]
     if not recent:
         return Decision(current, f"no load samples in the last {interval:g}s: keeping {current}")
+    # No data is not no load: a source that failed keeps the count (nothing is removed on what was not seen).
+    failed = "; ".join(dict.fromkeys(why for s in recent for why in s.failed))
     wanted = _wanted(policy, recent, current)
     if wanted is None:
-        return Decision(current, f"no samples of {', '.join(policy.targets())}: keeping {current}")
+        failure = f" (metrics source failed: {failed})" if failed else ""
+        return Decision(current, f"no samples of {', '.join(policy.targets())}{failure}: keeping {current}")
     count, why = wanted
     count = max(policy.minimum, min(top, count))
     capped = f" (capped at {top}: the {'maximum' if top == policy.maximum else 'quota'})" if wanted[0] > top else ""
@@ -233,6 +239,8 @@ def decide(policy: Policy, current: int, samples: list[Sample], now: float, last
     if last_change is not None and now - last_change < policy.cooldown:
         left = policy.cooldown - (now - last_change)
         return Decision(current, f"{why}, but cooling down ({left:.0f}s left): keeping {current}")
+    if failed:
+        return Decision(current, f"{why}, but a metrics source failed ({failed}): keeping {current}")
     calm = [s for s in samples if now - policy.cooldown <= s.time <= now]
     highest = max((w[0] for s in calm if (w := _wanted(policy, [s], current)) is not None), default=count)
     if highest >= current:

@@ -50,8 +50,9 @@ class Autoscaler:
             samples = self.samples.setdefault(key, collections.deque())
             try:
                 samples.append(self._sample(p, record, now))
-            except Exception as e:  # no sample: decide() then keeps the count, and says why
+            except Exception as e:  # a sample of nothing: decide() then keeps the count, and says why
                 self.log(f"autoscaler: {record.app} {record.process}: no sample: {type(e).__name__}: {e}")
+                samples.append(Sample(now, 0, failed=(f"{type(e).__name__}: {' '.join(str(e).split())}",)))
             interval = self.interval if record.interval is None else record.interval
             while samples and samples[0].time < now - record.cooldown - interval:
                 samples.popleft()
@@ -65,19 +66,25 @@ class Autoscaler:
     def _sample(self, p: Ponton, record: Autoscale, now: float) -> Sample:
         running = [i for i in p.scheduler.instances(record.app) if i.process == record.process and i.running]
         rps = latency = cpu = None
+        failed = []  # what could not be measured, and why: decide() keeps the count on it, and says so
         if record.rps is not None or record.latency_p90 is not None:
-            addresses = {i.address for i in running if i.address}  # where the proxy sends them, on any node
+            log = accesslog.path(p.settings, record.app)
             since = int(now - max(self.every, MIN_WINDOW))  # a whole second: what was logged at it is all in
-            logged = accesslog.recent(accesslog.path(p.settings, record.app), since)
-            requests = [r for r in logged if r.backend in addresses]
-            rps = len(requests) / (now - since)
-            p90 = metrics.percentile([r.duration for r in requests], 0.9)
-            latency = None if p90 is None else p90 * 1000
+            try:
+                logged = accesslog.recent(log, since, missing_ok=False)
+            except OSError as e:  # no log (never written, rotated away) or unreadable: no data, not no requests
+                failed.append(f"the access log {log}: {e.strerror or e}")
+            else:
+                addresses = {i.address for i in running if i.address}  # where the proxy sends them, on any node
+                requests = [r for r in logged if r.backend in addresses]
+                rps = len(requests) / (now - since)
+                p90 = metrics.percentile([r.duration for r in requests], 0.9)
+                latency = None if p90 is None else p90 * 1000
         if record.cpu is not None and running:
             with concurrent.futures.ThreadPoolExecutor(len(running)) as pool:  # each waits a second for its sample
                 used = list(pool.map(lambda i: p.scheduler.usage(i, sample=True)["cpu_percent"], running))
             cpu = sum(u for u in used if u is not None) if any(u is not None for u in used) else None
-        return Sample(now, len(running), rps, cpu, latency)
+        return Sample(now, len(running), rps, cpu, latency, tuple(failed))
 
     def _decide(self, p: Ponton, record: Autoscale, samples: list[Sample], now: float, interval: float):
         app, process = record.app, record.process

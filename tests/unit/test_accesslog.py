@@ -4,6 +4,8 @@ import datetime
 import json
 import os
 
+import pytest
+
 from ponton.features import accesslog
 
 T0 = 1_800_000_000
@@ -47,6 +49,8 @@ def test_recent_reads_only_the_window_even_from_a_big_file(tmp_path):
     assert len(requests) == 500 and requests[0].time == T0 + 195
     assert len(accesslog.recent(log, since=0)) == 20_000
     assert accesslog.recent(tmp_path / "missing.log", since=0) == []
+    with pytest.raises(FileNotFoundError):  # for the autoscaler: no log is no data, not no requests
+        accesslog.recent(tmp_path / "missing.log", since=0, missing_ok=False)
 
 
 def test_follower_reads_appended_lines_across_rotation(tmp_path):

@@ -15,6 +15,15 @@ def steady(instances: int, rps: float | None = None, cpu: float | None = None, l
     return [Sample(NOW - age, instances, rps, cpu, latency) for age in range(0, int(seconds), int(every))]
 
 
+def broken(instances: int, cpu: float | None = None) -> list[Sample]:
+    """Samples of a process whose access log could not be read."""
+    return [Sample(NOW - age, instances, cpu=cpu, failed=(NO_LOG,)) for age in range(0, 120, 5)]
+
+
+NO_LOG = "the access log /var/log/ponton/nginx/shop.access.log: No such file or directory"
+BOTH = Policy(minimum=1, maximum=6, rps=20, cpu=50, cooldown=60)
+
+
 @pytest.mark.parametrize("policy, current, samples, last_change, allowed, desired", [
     # a sustained breach: up at once, to what the load needs
     (RPS, 1, steady(1, rps=70), None, None, 4),
@@ -38,6 +47,10 @@ def steady(instances: int, rps: float | None = None, cpu: float | None = None, l
     (RPS, 3, [], None, None, 3),
     (RPS, 3, steady(3, rps=4, seconds=300)[10:], NOW - 3600, None, 3),  # only stale samples
     (RPS, 3, steady(3, cpu=90), None, None, 3),  # samples, but none of the policy's trigger
+    # a source that failed (no access log, CPU not measured) is no data, not no load: never down on it
+    (RPS, 3, broken(3), NOW - 3600, None, 3),
+    (BOTH, 4, broken(4, cpu=20), NOW - 3600, None, 4),  # the CPU alone says 1, but requests were not seen
+    (BOTH, 2, broken(2, cpu=240), None, None, 5),  # up on what was measured
     # out of bounds (the policy changed): back within them at once
     (RPS, 0, [], None, None, 1),
     (RPS, 6, steady(6, rps=1000), None, None, 4),
@@ -73,6 +86,9 @@ def test_each_reason_says_why():
     assert "quota" in decide(RPS, 4, steady(4, rps=1000), NOW, allowed=3).reason
     assert "capped at 2: the quota" in decide(RPS, 1, steady(1, rps=1000), NOW, allowed=2).reason
     assert "the quota allows 3" in decide(Policy(5, 6, rps=20), 1, [], NOW, allowed=3).reason
+    assert decide(RPS, 3, broken(3), NOW).reason == f"no samples of rps (metrics source failed: {NO_LOG}): keeping 3"
+    assert decide(BOTH, 4, broken(4, cpu=20), NOW, last_change=NOW - 3600).reason == (
+        f"5 % CPU per instance (target 50), but a metrics source failed ({NO_LOG}): keeping 4")
 
 
 @pytest.mark.parametrize("policy, message", [

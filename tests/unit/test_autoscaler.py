@@ -1,8 +1,8 @@
 """The watchdog's autoscaler on a real state (SQLite in a temporary directory): what it applies keeps a manual
 ps:scale that the load agrees with, and never goes past max or the owner's quota; its samples count requests for
-the instances they reached on any node. The rollout itself (deploy.converge) is replaced by a record of the
-formations it was asked to bring about: it needs the engine, as the real scheduler does (a stand-in lists
-instances and their CPU)."""
+the instances they reached on any node, and tell no data (no access log, the scheduler away) from no load. The
+rollout itself (deploy.converge) is replaced by a record of the formations it was asked to bring about: it needs
+the engine, as the real scheduler does (a stand-in lists instances and their CPU)."""
 
 import dataclasses
 import datetime
@@ -197,8 +197,39 @@ def test_requests_count_for_the_instances_they_reached_on_any_node(p, log):
     gone = "10.0.0.3:30001"  # an instance that no longer runs, or another app's
     log.write_text(logged("10.0.0.1:30001", "10.0.0.2:30001", "10.0.0.1:30001, 10.0.0.2:30001", gone, ""))
     taken = sample(p, Policy(1, 4, rps=20), web)
-    assert (taken.instances, taken.rps, taken.latency_p90) == (2, 3 / 5, 50.0)
+    assert (taken.instances, taken.rps, taken.latency_p90) == (2, 3 / 5, 50.0) and taken.failed == ()
     # one server: every instance is at 127.0.0.1
     log.write_text(logged("127.0.0.1:20001", "127.0.0.1:20002"))
     assert sample(p, Policy(1, 4, rps=20), [FakeInstance("c", "web", 1, 1, "127.0.0.1", 20001)]).rps == 1 / 5
 
+
+def test_no_access_log_is_no_data_and_keeps_the_count(p, log, converged):
+    p.state.set_formation("shop", {"web": 3})
+    web = [FakeInstance(f"i{n}", "web", n, 1, "127.0.0.1", 20000 + n) for n in (1, 2, 3)]
+    missing = sample(p, Policy(1, 4, rps=20, latency_p90=200, cooldown=0), web)  # never served, or rotated away
+    assert (missing.rps, missing.latency_p90) == (None, None)
+    assert missing.failed == (f"the access log {log}: No such file or directory",)
+    decide(p, [missing])
+    assert converged == [] and reason(p) == (
+        f"no samples of rps, latency-p90 (metrics source failed: the access log {log}: No such file or directory): "
+        "keeping 3")
+    log.mkdir()  # a log that cannot be read (as root too)
+    assert sample(p, Policy(1, 4, rps=20), web).failed == (f"the access log {log}: Is a directory",)
+    log.rmdir()
+    log.write_text("")  # a log, and no request in it: no load
+    empty = sample(p, Policy(1, 4, rps=20, cooldown=0), web)
+    assert (empty.rps, empty.failed) == (0.0, ())
+    decide(p, [empty])
+    assert converged == [{"web": 2}]
+
+
+def test_a_scheduler_away_is_a_failed_sample_and_the_report_says_so(p, converged):
+    class Away(Scheduler):
+        def instances(self, app):
+            raise ConnectionError("the engine\nis away")
+
+    autoscale(p, Policy(minimum=1, maximum=4, rps=20))
+    p.scheduler, said = Away([]), []
+    Autoscaler(p.settings, said.append).round(p, NOW)
+    assert converged == [] and said
+    assert reason(p) == "no samples of rps (metrics source failed: ConnectionError: the engine is away): keeping 1"
