@@ -205,8 +205,9 @@ class Swarm:
         return docker_local.run_container(app, release, command, timeout, self.owner, resources, networks)
 
     def usage(self, instance: Instance, sample: bool = False) -> dict:
-        """From the engine of this node, for the tasks it runs; a task on another node is reported as using
-        nothing (its engine is not reachable from here)."""
+        """From the engine of this node, for the tasks it runs. A task on another node (whose engine is not
+        reachable from here) is not measured: its cpu_percent is None, never 0.0, which would read as idle and let
+        the autoscaler remove instances that may be busy."""
         import docker  # imported here: see start()
 
         limit = swarm_spec.memory_limit(instance.service)
@@ -218,7 +219,7 @@ class Swarm:
                 found = None
             if found is not None:
                 return {**docker_local.container_usage(found, sample), "memory_limit": limit}
-        return {"cpu_seconds": 0.0, "cpu_percent": None if not sample else 0.0, "memory": 0, "memory_limit": limit}
+        return {"cpu_seconds": 0.0, "cpu_percent": None, "memory": 0, "memory_limit": limit}
 
     def logs(self, instance: Instance, lines: int | None = None, since: int | None = None) -> list[tuple[str, str]]:
         """Through the manager, from whichever node runs (or ran) its tasks."""

@@ -83,7 +83,13 @@ class Autoscaler:
         if record.cpu is not None and running:
             with concurrent.futures.ThreadPoolExecutor(len(running)) as pool:  # each waits a second for its sample
                 used = list(pool.map(lambda i: p.scheduler.usage(i, sample=True)["cpu_percent"], running))
-            cpu = sum(u for u in used if u is not None) if any(u is not None for u in used) else None
+            measured = [u for u in used if u is not None]
+            if measured:
+                # An instance not measured (a task on a node this engine cannot reach) is taken to be as busy as
+                # the measured ones, not idle: CPU is summed over all `running`, as decide() divides it.
+                cpu = sum(measured) / len(measured) * len(running)
+            else:
+                failed.append(f"CPU not measured on any of its {len(running)} running instances")
         return Sample(now, len(running), rps, cpu, latency, tuple(failed))
 
     def _decide(self, p: Ponton, record: Autoscale, samples: list[Sample], now: float, interval: float):

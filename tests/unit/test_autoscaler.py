@@ -1,8 +1,8 @@
 """The watchdog's autoscaler on a real state (SQLite in a temporary directory): what it applies keeps a manual
 ps:scale that the load agrees with, and never goes past max or the owner's quota; its samples count requests for
-the instances they reached on any node, and tell no data (no access log, the scheduler away) from no load. The
-rollout itself (deploy.converge) is replaced by a record of the formations it was asked to bring about: it needs
-the engine, as the real scheduler does (a stand-in lists instances and their CPU)."""
+the instances they reached on any node, and tell no data (no access log, CPU not measured, the scheduler away)
+from no load. The rollout itself (deploy.converge) is replaced by a record of the formations it was asked to
+bring about: it needs the engine, as the real scheduler does (a stand-in lists instances and their CPU)."""
 
 import dataclasses
 import datetime
@@ -153,7 +153,7 @@ def test_one_process_whose_rollout_fails_does_not_hold_up_the_others(p, monkeypa
 
 
 class Scheduler:
-    """Lists `instances`, each using the CPU `cpu` says (not in it: not measured)."""
+    """Lists `instances`, each using the CPU `cpu` says (None, or not in it: not measured)."""
 
     def __init__(self, instances: list[FakeInstance], cpu: dict[str, float | None] | None = None):
         self.current, self.cpu = instances, cpu or {}
@@ -221,6 +221,17 @@ def test_no_access_log_is_no_data_and_keeps_the_count(p, log, converged):
     assert (empty.rps, empty.failed) == (0.0, ())
     decide(p, [empty])
     assert converged == [{"web": 2}]
+
+
+def test_an_instance_not_measured_is_not_idle(p, converged):
+    p.state.set_formation("shop", {"web": 2})
+    web = [FakeInstance(f"i{n}", "web", n, 1, f"10.0.0.{n}", 30001) for n in (1, 2)]
+    # i2 runs on a node this server's engine cannot reach: as busy as i1, not idle
+    assert sample(p, Policy(1, 4, cpu=50), web, cpu={"i1": 80.0, "i2": None}).cpu == 160.0
+    unmeasured = sample(p, Policy(1, 4, cpu=50, cooldown=0), web, cpu={})
+    assert unmeasured.cpu is None and unmeasured.failed == ("CPU not measured on any of its 2 running instances",)
+    decide(p, [unmeasured])
+    assert converged == [] and "metrics source failed: CPU not measured" in reason(p)
 
 
 def test_a_scheduler_away_is_a_failed_sample_and_the_report_says_so(p, converged):
