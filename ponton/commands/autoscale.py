@@ -51,18 +51,27 @@ def set_autoscale(p, app, process, minimum, maximum, rps, cpu, latency_p90, cool
 @pass_ponton
 def report(p, app, fmt):
     """Show APP's autoscaled processes: targets, current and desired count, the last decision and why."""
+    data = policies(p, app)
+    text = policies_table(data) if data else \
+        f"{app} has no autoscaled process: ponton ps:autoscale {app} web --min 1 --max 4 --rps 20"
+    emit(fmt, data, text)
+
+
+def policies(p, app: str) -> list[dict]:
+    """APP's autoscaled processes as ps:autoscale:report and ps:report give them."""
     formation = p.state.formation(app)
-    data = [{"process": a.process, "min": a.minimum, "max": a.maximum, "rps": a.rps, "cpu": a.cpu,
+    return [{"process": a.process, "min": a.minimum, "max": a.maximum, "rps": a.rps, "cpu": a.cpu,
              "latency_p90": a.latency_p90, "cooldown": a.cooldown,
              "interval": p.settings.autoscale_interval if a.interval is None else a.interval,
              "current": formation.get(a.process, 0),
              "desired": a.desired, "reason": a.reason or None,
              "decided": when(a.decided) if a.decided else None} for a in p.state.autoscale_policies(app)]
+
+
+def policies_table(data: list[dict]) -> str:
     rows = [[d["process"], f"{d['min']}-{d['max']}", _targets(d), f"{d['interval']:g}s", d["current"],
              "-" if d["desired"] is None else d["desired"], d["reason"] or "no decision yet"] for d in data]
-    text = table(rows, ["PROCESS", "BOUNDS", "TARGETS", "EVERY", "CURRENT", "DESIRED", "LAST DECISION"]) if data else \
-        f"{app} has no autoscaled process: ponton ps:autoscale {app} web --min 1 --max 4 --rps 20"
-    emit(fmt, data, text)
+    return table(rows, ["process", "bounds", "targets", "every", "current", "desired", "last decision"])
 
 
 def _targets(d: dict) -> str:

@@ -6,6 +6,7 @@ import re
 import click
 
 from gitreceive import hook
+from ponton.commands import autoscale
 from ponton.core import validate
 from ponton.core.errors import InvalidInput, NotFound
 from ponton.core.undo import undone_on_failure
@@ -37,9 +38,11 @@ def scale(p, app, pairs):
 @format_option
 @pass_ponton
 def report(p, app, fmt):
-    """Each instance of APP: process type, release, state, health, uptime, restarts, node."""
+    """Each instance of APP: process type, release, state, health, uptime, restarts, node; and each autoscaled
+    process: bounds, targets, current and desired count, the last decision and why (as ps:autoscale:report)."""
     statuses = p.state.instance_statuses(app)
     ooms = oom_containers(p.state.events(app, 1000))
+    autoscaled = {policy["process"]: policy for policy in autoscale.policies(p, app)}
     rows = []
     for instance in p.scheduler.instances(app):
         status = statuses.get(instance.name)
@@ -54,8 +57,12 @@ def report(p, app, fmt):
             "node": instance.node,
             "port": instance.port,
             "container": instance.engine_name,
+            "autoscale": autoscaled.get(instance.process),  # its process's policy and last decision, or None
         })
-    text = table([list(r.values()) for r in rows], list(rows[0])) if rows else f"{app} has no instances"
+    columns = [key for key in rows[0] if key != "autoscale"] if rows else []
+    text = table([[r[key] for key in columns] for r in rows], columns) if rows else f"{app} has no instances"
+    if autoscaled:  # every autoscaled process, those scaled to none too
+        text += "\n\nautoscaling:\n" + autoscale.policies_table(list(autoscaled.values()))
     emit(fmt, rows, text)
 
 

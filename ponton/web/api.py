@@ -133,7 +133,7 @@ async def unset_config(request: Request, who: Who, app: str, key: str, restart: 
     return await change(request, who, "config:unset", *([] if restart else ["--no-restart"]), "--", app, key)
 
 
-@router.get("/apps/{app}/ps", summary="Each instance: process type, release, state, health (ps:report)")
+@router.get("/apps/{app}/ps", summary="Each instance: process type, release, state, health, autoscaling (ps:report)")
 async def ps(request: Request, who: Who, app: str):
     return await read(request, who, "ps:report", "--", app)
 
