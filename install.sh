@@ -131,6 +131,9 @@ create_user_and_dirs() {
     # challenges that nginx's workers serve.
     chmod 0711 "$STATE_DIR"
     find "$STATE_DIR" -mindepth 1 -path "$STATE_DIR/acme-challenge" -prune -o -perm /077 -exec chmod go-rwx {} +
+    # Access logs that a root nginx created (ponton now creates each before nginx opens it): the watchdog and
+    # the web face, as ponton, read them for metrics and autoscaling.
+    find "$LOG_DIR/nginx" -name '*.access.log*' ! -user ponton -exec chown ponton:ponton {} + -exec chmod 0600 {} +
 }
 
 write_settings() {
@@ -201,14 +204,17 @@ install_ponton() {
 # everything in $STATE_DIR stays ponton's. sudo starts from a clean environment: settings come from
 # $CONFIG alone, the same for root and for SSH users.
 if [ "\$(id -u)" = 0 ]; then
+    # ponton runs from /: root's cwd (/root is 0700) may be one the ponton user cannot enter, and git refuses to
+    # run in a cwd it cannot stat. No command takes a path but certs:add, whose files are read here first.
     # ponton takes a certificate on stdin only; root may name its own files: they are read here, as root.
     if [ "\$1" = certs:add ] && [ \$# -eq 4 ]; then
         for file in "\$3" "\$4"; do
             [ -f "\$file" ] && [ -r "\$file" ] || { echo "error: \$file: not a readable file" >&2; exit 2; }
         done
-        cat -- "\$3" "\$4" | sudo -u ponton -H -- $VENV/bin/ponton certs:add "\$2"
+        cat -- "\$3" "\$4" | { cd / && sudo -u ponton -H -- $VENV/bin/ponton certs:add "\$2"; }
         exit
     fi
+    cd /
     exec sudo -u ponton -H -- $VENV/bin/ponton "\$@"
 fi
 exec $VENV/bin/ponton "\$@"
@@ -332,7 +338,9 @@ start_supervised() {
     chown ponton:ponton "$LOG_DIR/$command.log"
     # As the ponton user, with a clean environment, in a session of its own so that it outlives this script and
     # its terminal. One command that execs all the way down (env, setpriv, setsid, supervise): $! is its pid.
-    env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/ponton USER=ponton LOGNAME=ponton LANG=C.UTF-8 \
+    # From /, as systemd starts a unit: the directory install.sh was run in may be one ponton cannot enter
+    # (a checkout under a 0700 dir), and git, which ponton runs, refuses to start in a cwd it cannot stat.
+    env -i -C / PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/ponton USER=ponton LOGNAME=ponton LANG=C.UTF-8 \
         setpriv --reuid=ponton --regid=ponton --init-groups \
         setsid "$PREFIX/bin/supervise" "$VENV/bin/ponton" "$command" >>"$LOG_DIR/$command.log" 2>&1 </dev/null &
     echo $! >"$pid_file"

@@ -30,7 +30,7 @@ def stream_dir(settings) -> Path:
 
 @hookimpl
 def proxy_update(settings, app, domains, backends, weights, proxy):
-    settings.nginx_log_dir.mkdir(parents=True, exist_ok=True)
+    _own_access_log(settings, app)
     text = render_vhost(settings, app, domains, backends, weights, proxy)
     stream = render_stream(app, proxy)
     with _locked(settings):
@@ -51,6 +51,14 @@ def proxy_remove(settings, app):
     paths = [settings.nginx_conf_dir / f"{app}.conf", stream_dir(settings) / f"{app}.conf"]
     with _locked(settings):
         _apply(settings, {path: None for path in paths})
+
+
+def _own_access_log(settings, app):
+    """Create the app's access log as ponton, readable by ponton alone, before nginx opens it. Else the first
+    `nginx -t` (root, through sudo, with ponton's umask 077) creates it root's and 0600, and the watchdog and the
+    web face, which read it for metrics and autoscaling, cannot. nginx's master, root, appends to it as it is."""
+    settings.nginx_log_dir.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(settings.nginx_log_dir / f"{app}.access.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
 
 
 @contextlib.contextmanager

@@ -40,9 +40,10 @@ def install_sh(*args: str, **settings: str) -> Run:
 
 
 def ponton(*args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """The installed `ponton` command, as root (its wrapper runs it as the ponton user), from a neutral cwd."""
+    """The installed `ponton` command, as root (its wrapper runs it as the ponton user), from where root types
+    it: root's home, which the ponton user cannot enter."""
     result = subprocess.run(["/usr/local/bin/ponton", *args], capture_output=True, text=True, input=input,
-                            timeout=600, cwd="/")
+                            timeout=600, cwd=Path("~root").expanduser())
     if check:
         assert result.returncode == 0, \
             f"ponton {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}"

@@ -71,6 +71,17 @@ def test_config_reaches_the_app(installed, user_ssh):
     assert status == 200 and body.startswith(b"configured on the installed server from "), body
 
 
+def test_the_proxys_requests_reach_the_metrics(installed):
+    """nginx (root) writes each app's access log; the commands, the watchdog and the web face read it as ponton."""
+    for _ in range(3):
+        assert installed.get("e2e-static")[0] == 200
+    result = ponton("metrics", "e2e-static", "--format", "json", check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total"]["requests"] >= 3, result.stdout
+    log = Path("/var/log/ponton/nginx/e2e-static.access.log")
+    assert (log.owner(), stat.S_IMODE(log.stat().st_mode)) == ("ponton", 0o600)  # no other local user reads it
+
+
 def test_certificate_from_files_only_root_reads(installed, tmp_path):
     ca = CertificateAuthority(tmp_path / "ca")
     cert, key = ca.issue(installed.host("e2e-echo"))

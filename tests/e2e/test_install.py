@@ -21,6 +21,16 @@ def watchdog_pid() -> str:
     line = next(line for line in ponton("report").stdout.splitlines() if line.startswith("watchdog:"))
     return line.split("pid ")[1].split(",")[0] if "alive" in line else ""
 
+
+def why_ssh_failed(ssh_command: list[str]) -> str:
+    """What a refused login leaves to look at: the client's side of it, who listens on port 22, the keys allowed."""
+    verbose = subprocess.run([*ssh_command, "-v", "ponton@127.0.0.1", "apps:list"], capture_output=True, text=True,
+                             timeout=60).stderr
+    listening = subprocess.run(["ss", "-ltnp", "sport = :22"], capture_output=True, text=True).stdout
+    keys = subprocess.run(["ssh-keygen", "-lf", "/home/ponton/.ssh/authorized_keys"], capture_output=True, text=True)
+    return f"\n{verbose[-2500:]}\n{listening}\n{keys.stdout}{keys.stderr}"
+
+
 def web_answers(port: int) -> bool:
     try:
         return get(port, f"ponton.{DOMAIN}", "/api/v1/openapi.json")[0] == 200
@@ -83,6 +93,9 @@ def test_without_systemd_it_says_so_and_supervises_the_watchdog(installed):
     for service in ("watchdog", "web"):
         supervisor = pid_in(f"/run/ponton-{service}.pid")
         assert supervisor and b"supervise" in Path(f"/proc/{supervisor}/cmdline").read_bytes(), service
+        # From /, whatever directory install.sh ran in (git, which the web face runs, cannot start in one ponton
+        # cannot enter, as a checkout under a 0700 directory is).
+        assert os.readlink(f"/proc/{supervisor}/cwd") == "/", service
     old = watchdog_pid()
     assert old, ponton("report").stdout
     os.kill(int(old), 9)  # a crash: the supervisor starts it again
@@ -94,7 +107,7 @@ def test_without_systemd_it_says_so_and_supervises_the_watchdog(installed):
 
 def test_commands_over_the_installed_sshd(installed, ssh_command):
     ssh = subprocess.run([*ssh_command, "ponton@127.0.0.1", "apps:list"], capture_output=True, text=True, timeout=60)
-    assert ssh.returncode == 0, ssh.stderr
+    assert ssh.returncode == 0, ssh.stderr + why_ssh_failed(ssh_command)
     assert installed.app in ssh.stdout.split()
 
 
