@@ -131,6 +131,33 @@ def test_drain_moves_instances_without_a_failed_request(box, cluster):
     box.run("apps:destroy", app, "--force")
 
 
+def test_instances_follow_the_load_of_tasks_on_every_node(box, cluster):
+    """The autoscaler counts each request for the backend nginx sent it to (NODE_ADDRESS:PORT on a cluster), so
+    the load of tasks on any node raises the count, through the same rollout as ps:scale."""
+    app = box.new_app_name()
+    box.run("git:from-image", app, cluster.image)
+    box.run("ps:autoscale", app, "web", "--min", "1", "--max", "3", "--rps", "5", "--cooldown", "600")
+    dog = WatchdogProcess(box)
+    dog.start(env={"PONTON_AUTOSCALE_INTERVAL": "2"})  # seconds between decisions: short for the test
+
+    def autoscaled() -> dict:
+        [web] = json.loads(box.run("ps:autoscale:report", app, "--format", "json").stdout)
+        return web
+
+    try:
+        with Load(box.http_port, box.host(app), clients=4, max_seconds=150) as load:
+            eventually(lambda: autoscaled()["current"] == 3, 90, "three instances decided on under load")
+            # The decision is recorded before its rollout starts the new instances: serving once they run.
+            rows = eventually(lambda: (rows := report(box, app)) and len(rows) == 3
+                              and all(r["state"] == "running" for r in rows) and rows, 60, "three instances running")
+        assert load.result.failures == [] and load.result.ok > 50, load.result.failures[:5]
+        assert "requests/s per instance (target 5)" in autoscaled()["reason"], autoscaled()
+        assert len({r["node"] for r in rows}) >= 2, rows
+    finally:
+        dog.kill()
+    box.run("apps:destroy", app, "--force")
+
+
 def test_a_lost_node_costs_no_request_and_its_instances_come_back_elsewhere(box, cluster):
     app = box.new_app_name()
     box.run("git:from-image", app, cluster.image)
