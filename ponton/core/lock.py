@@ -11,6 +11,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess  # for the hint only: spawn_heir imports it when it runs
 
 HEIR_ENV = "PONTON_INHERITED_LOCK"  # "APP:LOCK_FD:PIPE_FD" in the child that inherits a lock
 
