@@ -233,7 +233,8 @@ def _converge(p: Ponton, app: str, release: Release, replace: bool = False, unhe
     standby = record.standby_version if (record.standby_until or 0) > time.time() else None
     rollout = Rollout(app, release, p.settings, scheduler or p.scheduler,
                       lambda instances, weights: routing.route(p, app, instances, weights), p.log,
-                      strategy, resources.for_release(p, app, release), portmaps.published(p, app), networks(p, app))
+                      strategy, resources.for_release(p, app, release), portmaps.published(p, app),
+                      lambda: networks(p, app))
     rollout.run(
         {} if record.stopped else p.state.formation(app), replace, unhealthy,
         reuse=routing.identical(p, app, release),
