@@ -1,7 +1,5 @@
 """What the state's domain methods return: frozen records, the same whichever store keeps them."""
 
-from __future__ import annotations  # the hints stay text: records are made at every command's start
-
 from dataclasses import dataclass
 
 
