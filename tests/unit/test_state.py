@@ -68,6 +68,22 @@ def test_transaction_rolls_back_everything_on_error(state):
     assert not state.store.db.in_transaction
 
 
+def test_a_transaction_interrupted_before_its_block_began_is_rolled_back_by_the_next(state):
+    """A signal (KeyboardInterrupt) right after the transaction began, before the caller's `with` block ran: the
+    block's exit never runs, and the interrupted command's undo must still be able to write."""
+    state.create_app("app")
+    interrupted = state.store.transaction()
+    interrupted.__enter__()  # and never __exit__: the traceback keeps it alive
+    state.store.db.execute("INSERT INTO config SELECT id, 'HALF', 'done' FROM apps")
+    state.replace_config("app", {"K": "V"})
+    assert state.config("app") == {"K": "V"}
+    assert not state.store.db.in_transaction
+    with state.store.transaction():  # collected at last, the interrupted one rolls back nothing of a later one
+        state.store.db.execute("INSERT INTO config SELECT id, 'LATER', 'kept' FROM apps")
+        interrupted.__exit__(GeneratorExit, GeneratorExit(), None)
+    assert state.config("app") == {"K": "V", "LATER": "kept"}
+
+
 def test_failed_write_changes_nothing(state):
     state.create_app("app")
     state.replace_config("app", {"A": "1"})

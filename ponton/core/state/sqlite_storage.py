@@ -17,6 +17,7 @@ class SqliteStorage:
     def __init__(self, state_dir: Path):
         state_dir.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(state_dir / "ponton.db", timeout=30, isolation_level=None)
+        self._transaction: object | None = None  # the open one's token (_begun)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
@@ -46,16 +47,27 @@ class SqliteStorage:
     def _begun(self, begin: str):
         # Everything inside the try: a signal turned into KeyboardInterrupt (ponton.core.interrupt) may come between
         # any two statements, and a transaction left open would refuse every later one on this connection.
+        # One that came right after the yield, before the caller's `with` block began, skips this block's exit:
+        # that transaction, never committed, stays open (the traceback keeps this generator alive), and the next
+        # one rolls it back. When the generator is collected at last, it must not roll back a later transaction:
+        # each rolls back only its own.
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+        own = self._transaction = object()
         try:
             self.db.execute(begin)
             yield
             self.db.execute("COMMIT")
         except BaseException:
-            if self.db.in_transaction:
+            if self._transaction is own and self.db.in_transaction:
                 self.db.execute("ROLLBACK")
             raise
+        finally:
+            if self._transaction is own:
+                self._transaction = None
 
     def close(self):
+        self._transaction = None
         self.db.close()
 
     # Reader and Writer: the SQL is built from COLLECTIONS only (names we declare), every value is a parameter.
