@@ -20,6 +20,11 @@ Settings, stored in /etc/ponton/ponton.yml (a second run keeps the stored value 
   PONTON_HTTP_PORT   the port nginx serves apps on      (default: 80)
   PONTON_HTTPS_PORT  the port for TLS                   (default: 443)
   PONTON_SSH_PORT    the sshd port used in git remotes  (default: 22)
+
+Joining a cluster (docs/cluster.md), not stored:
+  PONTON_JOIN            TOKEN@HOST:PORT, as `ponton cluster:join-command` prints it on a manager: this server
+                         becomes a node of that cluster (running install.sh again with it changes nothing)
+  PONTON_ADVERTISE_ADDR  the address the other servers reach this one at (default: the engine picks one)
 EOF
 }
 
@@ -65,9 +70,12 @@ main() {
     esac
     [ $# -le 1 ] || { usage >&2; exit 2; }
     [ "$(id -u)" = 0 ] || die "run install.sh as root"
+    # Checked before anything is installed; `ponton cluster:join` checks it again, with the engine's answer.
+    [ -z "${PONTON_JOIN:-}" ] || [[ $PONTON_JOIN =~ ^SWMTKN-1-[0-9a-z]+-[0-9a-z]+@[^@[:space:]]+:[0-9]+$ ]] ||
+        die "PONTON_JOIN: expected TOKEN@HOST:PORT, as \`ponton cluster:join-command\` prints it on a manager"
     case "${1:-}" in
-        --uninstall) uninstall; say "ponton is uninstalled; its data stays in $STATE_DIR and $CONFIG_DIR"; return ;;
-        --purge) uninstall; purge; say "ponton and its data are removed"; return ;;
+        --uninstall) leave_cluster; uninstall; say "ponton is uninstalled; its data stays in $STATE_DIR and $CONFIG_DIR"; return ;;
+        --purge) leave_cluster; uninstall; purge; say "ponton and its data are removed"; return ;;
     esac
     check_os
     install_packages
@@ -76,7 +84,7 @@ main() {
     install_ponton
     configure_nginx
     if has_systemd; then start_with_systemd; else start_without_systemd; fi
-    next_steps
+    if [ -n "${PONTON_JOIN:-}" ]; then join_cluster; else next_steps; fi
 }
 
 check_os() {
@@ -92,6 +100,9 @@ install_packages() {
     local missing=() p
     for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
     apt_install "${missing[@]}"
+    # Debian 13 packages Docker's command line on its own (docker-cli, which docker.io only recommends): ponton and
+    # this script run it.
+    command -v docker >/dev/null || apt_install docker-cli
     # ponton needs Python 3.11; Ubuntu 22.04's python3 is 3.10, and it packages 3.11 separately.
     PYTHON=/usr/bin/python3
     if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
@@ -380,6 +391,31 @@ next_steps() {
        The dashboard and API are at http://ponton.$(setting domain | tr -d '"')$([ "$(setting http_port)" = 80 ] || echo ":$(setting http_port)")/
        ('ponton dashboard:login' prints a link that logs you in; docs/web.md).
 END
+}
+
+join_cluster() {
+    local options=()
+    [ -z "${PONTON_ADVERTISE_ADDR:-}" ] || options=(--advertise-addr "$PONTON_ADVERTISE_ADDR")
+    "$WRAPPER" cluster:join "$PONTON_JOIN" "${options[@]}" || die "this server did not join the cluster (see above)"
+    echo "       Apps are managed on a manager: \`ponton ps:report APP\` there says which instances run here."
+}
+
+# A node leaves its cluster before ponton goes, once no instance runs on it (a manager drains it): Swarm would
+# otherwise stop them at once, unrouted. A manager must be demoted first, but the only one: the cluster's state
+# is on it, and its apps keep running, as --uninstall leaves them on one server.
+leave_cluster() {
+    docker_up || return 0
+    local swarm manager name instances
+    read -r swarm manager name <<<"$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Name}}')"
+    [ "$swarm" = active ] || return 0
+    if [ "$manager" = true ]; then
+        [ "$(docker info --format '{{.Swarm.Managers}}')" -le 1 ] && return 0
+        die "this server is one of the cluster's managers: on another manager, \`ponton nodes:demote $name\` first"
+    fi
+    instances=$(docker ps -q --filter label=ponton.app | wc -l)
+    [ "$instances" -eq 0 ] || die "this server still runs $instances instance(s) of the cluster's apps: on a manager, \`ponton nodes:drain $name\` first, then run this again"
+    say "Leaving the cluster: on a manager, \`ponton nodes:remove $name\` then takes this server off the list"
+    docker swarm leave >/dev/null
 }
 
 uninstall() {
