@@ -51,9 +51,31 @@ def init(advertise_addr: str | None) -> str:
     return local_address()
 
 
+def join(token: str, manager: str, advertise_addr: str | None):
+    """Make this engine a node of the swarm whose manager listens at `manager` (HOST:PORT), with the role its
+    join token gives."""
+    import docker  # imported here: see init()
+
+    try:
+        client().swarm.join(remote_addrs=[manager], join_token=token, advertise_addr=advertise_addr or None,
+                            listen_addr=f"0.0.0.0:{SWARM_PORT}")
+    except docker.errors.APIError as e:
+        raise PontonError(f"cannot join the cluster at {manager}: {e.explanation}") from None
+
+
 def leave():
     """Make this engine leave its swarm (the undo of init: a manager alone in it loses nothing)."""
     client().swarm.leave(force=True)
+
+
+def managers_joined() -> list[str]:
+    """The addresses (HOST:PORT) of the managers this engine knows, as a node of a swarm."""
+    return [m["Addr"] for m in client().info()["Swarm"].get("RemoteManagers") or []]
+
+
+def local_name() -> str:
+    """This engine's node name: its host name."""
+    return client().info()["Name"]
 
 
 def local_address() -> str:

@@ -1,8 +1,12 @@
-"""cluster:init, cluster:join-command, cluster:report: this server as the first manager of a Docker Swarm
-cluster, the line that joins another server to it, and the cluster's health (docs/cluster.md)."""
+"""cluster:init, cluster:join-command, cluster:join, cluster:report: this server as the first manager of a Docker
+Swarm cluster, the line that joins another server to it, that joining (install.sh's PONTON_JOIN), and the
+cluster's health (docs/cluster.md)."""
+
+import re
 
 import click
 
+from ponton.core import validate
 from ponton.core.context import SCHEDULER_KEY
 from ponton.core.errors import InvalidInput, PontonError
 from ponton.core.undo import undone_on_failure
@@ -11,6 +15,8 @@ from ponton.pipeline import clustering
 from runtime import cluster, registry
 
 SWARM = "swarm"
+# What cluster:join-command prints after PONTON_JOIN=: a Swarm join token, @, the manager's HOST:PORT.
+JOIN = re.compile(r"(SWMTKN-1-[0-9a-z]{1,100}-[0-9a-z]{1,100})@((?:[0-9A-Za-z.-]{1,253}|\[[0-9a-fA-F:.]{2,45}\]):[0-9]{1,5})")
 
 
 @click.command("cluster:init")
@@ -54,6 +60,38 @@ def join_command(p, role):
     click.echo(f"PONTON_JOIN={cluster.join_token(role)}@{cluster.local_address()}:{cluster.SWARM_PORT} ./install.sh")
 
 
+@click.command("cluster:join", hidden=True)
+@click.argument("line", metavar="TOKEN@HOST:PORT")
+@click.option("--advertise-addr", metavar="ADDR",
+              help="The address the other servers reach this one at (default: the engine picks the one of its "
+                   "default route).")
+@pass_ponton
+def join(p, line, advertise_addr):
+    """Make this server a node of a cluster, as `PONTON_JOIN=TOKEN@HOST:PORT ./install.sh` does (it runs this).
+
+    Hidden, and so never reachable over SSH or the API: only root, installing, makes a server join a cluster.
+    """
+    match = JOIN.fullmatch(line)
+    if not match:
+        raise InvalidInput(f"PONTON_JOIN: expected TOKEN@HOST:PORT, as `ponton cluster:join-command` prints it on a "
+                           f"manager; got {validate.shown(line)}")
+    token, manager = match.groups()
+    swarm = cluster.state()
+    if swarm == "active" and manager in cluster.managers_joined():
+        click.echo(f"-----> This server is a node of the cluster at {manager} already")
+        return
+    if swarm != "inactive":
+        raise PontonError(f"this server's Docker engine is in another swarm ({swarm}): `docker swarm leave` it first")
+    apps = [record.name for record in p.state.apps()]
+    if apps:
+        raise InvalidInput(f"this server runs apps of its own ({', '.join(apps)}): a server joins a cluster with none "
+                           "(`ponton cluster:init` here makes a cluster of this one instead)")
+    clustering.join(p, token, manager, advertise_addr)
+    role = "manager" if cluster.is_manager() else "worker"
+    click.echo(f"-----> This server ({cluster.local_name()}) is a {role} of the cluster at {manager}; "
+               "`ponton nodes:list` on a manager shows it")
+
+
 @click.command("cluster:report")
 @format_option
 @pass_ponton
@@ -80,4 +118,4 @@ def require_cluster(p):
         raise InvalidInput("this server is not in a cluster: `ponton cluster:init` makes it the first manager")
 
 
-COMMANDS = [init, join_command, report]
+COMMANDS = [init, join_command, join, report]

@@ -18,6 +18,13 @@ def start_registry(p: Ponton):
           f"a mirror of it on each node's 127.0.0.1:{registry.MIRROR_PORT}")
 
 
+def join(p: Ponton, token: str, manager: str, advertise_addr: str | None):
+    """Make this server a node of the cluster at `manager` (HOST:PORT), with the image of the registry mirror that
+    then runs on it (runtime/registry.py: a node pulls no image before it has its mirror)."""
+    ensure_image(p.settings, registry.IMAGE, registry.DIRECTORY, p.log)
+    cluster.join(token, manager, advertise_addr)
+
+
 def left_behind(p: Ponton) -> set[str]:
     """The apps with instances still on the one-server scheduler (a move cut short)."""
     return schedulers.for_settings(p.settings, p.settings.scheduler).owned_apps()

@@ -8,6 +8,7 @@ is on it). Their engines use vfs (no overlayfs inside overlayfs), so test images
 busybox-static package on an empty image.
 """
 
+import contextlib
 import ipaddress
 import json
 import secrets
@@ -25,7 +26,12 @@ from ponton.testing import Sandbox
 from runtime import registry
 from tests.conftest import BASE_IMAGE, _docker
 
-NODE_IMAGE = "ponton-test/node:trixie"
+ROOT = Path(__file__).resolve().parents[2]
+NODE_IMAGE = "ponton-test/node:trixie-install"
+# What install.sh installs (its PACKAGES), there beforehand so that installing ponton on a node is quick; but
+# docker-cli (docker.io only recommends it on trixie), which install.sh must then install itself.
+NODE_PACKAGES = ("docker.io iproute2 iptables ca-certificates nginx libnginx-mod-stream openssh-server git debootstrap "
+                 "debian-archive-keyring python3-venv sudo logrotate")
 APP_IMAGE = "ponton-test/busybox-web"
 NODES = 3
 ENGINE_PORT = 2375
@@ -57,6 +63,8 @@ class Node:
 @dataclass
 class Cluster:
     network: str
+    subnet: ipaddress.IPv4Network
+    node_image: str
     nodes: list[Node]
     image: str  # the test app, loaded into every node
 
@@ -64,11 +72,36 @@ class Cluster:
     def manager(self) -> Node:
         return self.nodes[0]
 
-    def load(self, image: str):
-        """Put an image of this machine's engine into every node's."""
+    def load(self, image: str, nodes: list[Node] | None = None):
+        """Put an image of this machine's engine into every node's (or those of `nodes`)."""
         saved = subprocess.run(["docker", "save", image], capture_output=True, check=True).stdout
-        for node in self.nodes:
+        for node in self.nodes if nodes is None else nodes:
             node.docker("load", "-q", input=saved)
+
+    @contextlib.contextmanager
+    def new_server(self, *images: str):
+        """One more node, in no swarm, with this checkout at /src (read-only) and `images` loaded: a server to
+        install ponton on. Removed afterwards, also when the test failed."""
+        number = len(self.nodes) + 1
+        node = Node(f"{self.manager.name.rpartition('-')[0]}-{number}", str(self.subnet.network_address + 10 + number))
+        try:
+            self.start_node(node, "-v", f"{ROOT}:/src:ro")
+            for image in images:
+                self.load(image, [node])
+            yield node
+        finally:
+            subprocess.run(["docker", "rm", "-f", "-v", node.name], capture_output=True)
+
+    def start_node(self, node: Node, *options: str):
+        """Start `node`'s container (`options`: more `docker run` options) and wait for its engine; remove() removes
+        it."""
+        _docker("run", "-d", "--name", node.name, "--hostname", node.name, "--network", self.network, "--ip", node.ip,
+                "-v", "/var/lib/docker", *NODE_OPTIONS, *options, self.node_image,
+                "dockerd", "--storage-driver=vfs", f"--cgroup-parent=/{node.name}",
+                # --tls=false: no TLS on purpose (the test's own network), so the engine does not stall start-up to
+                # warn about it.
+                "-H", "unix:///var/run/docker.sock", "-H", f"tcp://{node.ip}:{ENGINE_PORT}", "--tls=false")
+        _wait_engine(node)
 
     def sandbox(self, root: Path, **settings) -> Sandbox:
         """A ponton on the manager's engine."""
@@ -93,8 +126,8 @@ def node_image() -> str:
     """A node: Debian's Docker engine on ponton's base image (built once, kept)."""
     _docker("image", "inspect", BASE_IMAGE)
     dockerfile = (f"FROM {BASE_IMAGE}\n"
-                  "RUN apt-get update && apt-get install -y --no-install-recommends docker.io iproute2 iptables "
-                  "ca-certificates && rm -rf /var/lib/apt/lists/*\n")
+                  f"RUN apt-get update && apt-get install -y --no-install-recommends {NODE_PACKAGES} "
+                  "&& rm -rf /var/lib/apt/lists/*\n")
     if subprocess.run(["docker", "image", "inspect", NODE_IMAGE], capture_output=True).returncode != 0:
         _docker("build", "-q", "-t", NODE_IMAGE, "-", input=dockerfile.encode())
     return NODE_IMAGE
@@ -132,22 +165,15 @@ def cluster(node_image, app_image, registry_image):
     network = f"ponton-test-cluster-{suffix}"
     _docker("network", "create", "--subnet", str(subnet), network)
     nodes = [Node(f"ponton-node-{suffix}-{n}", str(subnet.network_address + 10 + n)) for n in range(1, NODES + 1)]
+    built = Cluster(network, subnet, node_image, list(nodes), app_image)
     try:
         for node in nodes:
-            _docker("run", "-d", "--name", node.name, "--hostname", node.name, "--network", network, "--ip", node.ip,
-                    "-v", "/var/lib/docker", *NODE_OPTIONS, node_image,
-                    "dockerd", "--storage-driver=vfs", f"--cgroup-parent=/{node.name}",
-                    # --tls=false: no TLS on purpose (the test's own network), so the engine does not stall start-up
-                    # to warn about it.
-                    "-H", "unix:///var/run/docker.sock", "-H", f"tcp://{node.ip}:{ENGINE_PORT}", "--tls=false")
-        for node in nodes:
-            _wait_engine(node)
-        built = Cluster(network, nodes, app_image)
+            built.start_node(node)
         built.load(app_image)
         built.load(registry_image)
         yield built
     finally:
-        for node in nodes:
+        for node in built.nodes:
             ended = subprocess.run(["docker", "inspect", "-f", "{{.State.ExitCode}}", node.name], capture_output=True,
                                    text=True).stdout.strip()
             if ended not in ("0", "137"):  # its engine died on its own (137: a test killed it): say how

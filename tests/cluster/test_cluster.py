@@ -158,6 +158,62 @@ def test_instances_follow_the_load_of_tasks_on_every_node(box, cluster):
     box.run("apps:destroy", app, "--force")
 
 
+def test_a_server_joins_with_install_sh_and_leaves_with_its_uninstall(box, cluster, registry_image):
+    """`PONTON_JOIN=... ./install.sh`, the line cluster:join-command prints, on a new server: ponton is installed
+    there and the server becomes a worker that runs instances. Its `--uninstall` refuses to leave while instances
+    run there, and leaves the cluster once the server is drained."""
+    join = box.run("cluster:join-command").stdout.split()[0].partition("=")[2]
+    app = box.new_app_name()
+    box.run("git:from-image", app, cluster.image)
+    others = [node.name for node in cluster.nodes[1:]]
+    with cluster.new_server(BASE_IMAGE, registry_image, cluster.image) as server:
+        def install(*args: str, **env: str) -> subprocess.CompletedProcess:
+            options = [f"--env=PONTON_{key}={value}" for key, value in env.items()]
+            return subprocess.run(["docker", "exec", *options, server.name, "/src/install.sh", *args],
+                                  capture_output=True, text=True, timeout=900)
+
+        refused = install(JOIN="SWMTKN-1-nope")
+        assert refused.returncode == 1 and "PONTON_JOIN: expected TOKEN@HOST:PORT" in refused.stderr, refused
+        assert subprocess.run(["docker", "exec", server.name, "id", "ponton"], capture_output=True).returncode != 0
+        joined = install(JOIN=join, ADVERTISE_ADDR=server.ip)
+        assert joined.returncode == 0, joined.stdout + joined.stderr
+        assert f"This server ({server.name}) is a worker of the cluster at {cluster.manager.ip}:2377" in joined.stdout
+        eventually(lambda: any(n["name"] == server.name and n["state"] == "ready" and n["role"] == "worker"
+                               for n in nodes(box)), 60, "the new server a ready worker")
+        again = install(JOIN=join)
+        assert again.returncode == 0 and "a node of the cluster at" in again.stdout, again.stdout + again.stderr
+        try:
+            for name in others:  # the new server and the manager are left to run instances
+                box.run("nodes:drain", name)
+            box.run("ps:scale", app, "web=2")
+            assert server.name in {r["node"] for r in report(box, app)}, report(box, app)
+            assert answers(box, app).startswith(b"hello  from ")
+            kept = install("--uninstall")
+            assert kept.returncode == 1, kept
+            assert kept.stderr.strip().endswith(f"on a manager, `ponton nodes:drain {server.name}` first, then run "
+                                                "this again"), kept.stderr
+            assert server.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == b"active"
+            for name in others:
+                box.run("nodes:activate", name)
+            box.run("nodes:drain", server.name)
+            # Its instances serve elsewhere now; Swarm stops their containers there a moment later.
+            eventually(lambda: not server.docker("ps", "-q", "--filter", "label=ponton.app").stdout.strip(), 60,
+                       "the drained server's containers stopped")
+            left = install("--uninstall")
+            assert left.returncode == 0, left.stdout + left.stderr
+            assert f"`ponton nodes:remove {server.name}`" in left.stdout
+            assert server.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == b"inactive"
+            eventually(lambda: next(n for n in nodes(box) if n["name"] == server.name)["state"] == "down", 60,
+                       "the server that left down")
+            box.run("nodes:remove", server.name)
+            assert server.name not in {n["name"] for n in nodes(box)}
+            assert answers(box, app).startswith(b"hello  from ")
+        finally:
+            for name in others:
+                box.run("nodes:activate", name)
+    box.run("apps:destroy", app, "--force")
+
+
 def test_a_lost_node_costs_no_request_and_its_instances_come_back_elsewhere(box, cluster):
     app = box.new_app_name()
     box.run("git:from-image", app, cluster.image)
