@@ -246,13 +246,14 @@ class LoadResult:
 
 
 class Load:
-    """A bounded load loop: `clients` threads GET `host` through nginx on 127.0.0.1 until stopped, or until
-    `max_seconds` or `max_requests` run out. Each request uses a new connection."""
+    """A bounded load loop: `clients` threads GET `host` through nginx on 127.0.0.1 (or `address`) until stopped, or
+    until `max_seconds` or `max_requests` run out. Each request uses a new connection."""
 
     def __init__(self, port: int, host: str, clients: int = 4, max_seconds: float = 300, max_requests: int = 500_000,
-                 tls=None):
-        """`tls`: an ssl.SSLContext to send HTTPS (SNI `host`) instead of HTTP."""
-        self.port, self.host, self.clients, self.tls = port, host, clients, tls
+                 tls=None, address: str = "127.0.0.1"):
+        """`tls`: an ssl.SSLContext to send HTTPS (SNI `host`) instead of HTTP. `address` (HTTP only): a test node's, on a
+        network the test made."""
+        self.port, self.host, self.clients, self.tls, self.address = port, host, clients, tls, address
         self.deadline = time.monotonic() + max_seconds
         self.max_requests = max_requests
         self.result = LoadResult()
@@ -278,7 +279,7 @@ class Load:
                 if self.tls:
                     connection = LoopbackHTTPS(self.host, self.port, context=self.tls, timeout=30)
                 else:
-                    connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                    connection = http.client.HTTPConnection(self.address, self.port, timeout=30)
                 connection.request("GET", "/", headers={"Host": self.host, "Connection": "close"})
                 response = connection.getresponse()
                 body = response.read()

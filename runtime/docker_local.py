@@ -6,7 +6,7 @@ import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ponton.core.dockerclient import client
+from ponton.core.dockerclient import client, networks_named
 from ponton.core.errors import DeployError
 from ponton.core.scheduler import InstanceEvent
 from runtime import hostports, spec
@@ -86,6 +86,11 @@ class Instance(InstanceBase):
         self.container.reload()
 
 
+# On a cluster manager, the containers of Swarm's tasks carry the same labels as this scheduler's (swarm_spec.py
+# builds them from the same spec); the engine adds this one to them alone. They are the swarm scheduler's.
+SWARM_TASK = "com.docker.swarm.task.id"
+
+
 class DockerLocal:
     name = "docker-local"
 
@@ -104,7 +109,7 @@ class DockerLocal:
 
     def owned_apps(self) -> set[str]:
         summaries = client().api.containers(all=True, filters={"label": f"{spec.LABEL_OWNER}={self.owner}"})
-        return {summary["Labels"][spec.LABEL_APP] for summary in summaries}
+        return {summary["Labels"][spec.LABEL_APP] for summary in summaries if SWARM_TASK not in summary["Labels"]}
 
     def start(self, app: str, process: str, number: int, release, resources: dict | None = None,
               extra_ports: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> Instance:
@@ -162,13 +167,13 @@ class DockerLocal:
             pass
 
     def remove_network(self, app: str):
-        for network in client().networks.list(names=[spec.network_name(app)]):
+        for network in networks_named(spec.network_name(app)):
             network.remove()
 
     def run_once(self, app: str, release, command: str, timeout: float,
                  resources: dict | None = None, networks: tuple[str, ...] = ()) -> tuple[int, str]:
         _ensure_network(app)
-        return run_container(app, release, command, timeout, self.owner, resources, networks)
+        return run_container(app, release, command, timeout, self.owner, resources, spec.network_name(app), networks)
 
     def usage(self, instance: Instance, sample: bool = False) -> dict:
         return container_usage(instance.container, sample)
@@ -184,7 +189,7 @@ class DockerLocal:
         stream = client(timeout=None).events(decode=True, filters={
             "type": "container", "label": f"{spec.LABEL_OWNER}={self.owner}", "event": ["die", "destroy", "oom"],
         })
-        return (_event(event) for event in stream)
+        return (_event(event) for event in stream if SWARM_TASK not in event.get("Actor", {}).get("Attributes", {}))
 
     def image_tags(self, repository: str) -> list[str]:
         prefix = f"{repository}:"
@@ -215,12 +220,13 @@ class DockerLocal:
 
 
 def run_container(app: str, release, command: str, timeout: float, owner: str, resources: dict | None,
-                  networks: tuple[str, ...]) -> tuple[int, str]:
-    """Run `command` once in a container of the release on this engine, on the app's network (made already)
+                  network: str, networks: tuple[str, ...]) -> tuple[int, str]:
+    """Run `command` once in a container of the release on this engine, on the app's `network` (made already)
     and `networks`: (exit code, output), 124 on a timeout."""
     import requests  # imported here: see DockerLocal.start()
 
-    container = client().containers.create(**spec.one_off_spec(app, release, command, owner, resources))
+    args = {**spec.one_off_spec(app, release, command, owner, resources), "network": network}
+    container = client().containers.create(**args)
     try:
         _join(container, networks)
         container.start()
@@ -275,7 +281,8 @@ def lines_of(stream: Iterator[bytes]) -> Iterator[str]:
 
 
 def _listed(filters: dict) -> list[Instance]:
-    found = [_instance(c) for c in client().containers.list(all=True, filters=filters, ignore_removed=True)]
+    found = [_instance(c) for c in client().containers.list(all=True, filters=filters, ignore_removed=True)
+             if SWARM_TASK not in c.labels]
     return sorted(found, key=lambda i: (i.process, i.number, i.release))
 
 

@@ -20,8 +20,15 @@ LOG_CONFIG = {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"
 
 
 def network_name(app: str) -> str:
+    """The app's own bridge network on one server."""
     return f"ponton-{app}"
 
+
+def overlay_name(app: str) -> str:
+    """The app's own overlay network on a cluster. Named apart from any app's bridge (no app name starts with a
+    dash): both exist while cluster:init moves the app, and the engine would take the bridge for it. Swarm wants
+    a DNS label: no dot, a letter or digit last (an app name may end with a dash)."""
+    return f"ponton--{app}-cluster"
 
 def container_spec(app: str, process: str, number: int, release, owner: str, host_port: int | None = None,
                    resources: dict | None = None, extra_ports: dict[str, int] | None = None) -> dict:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ponton.core.dockerclient import client
+from ponton.core.dockerclient import client, networks_named
 from ponton.core.errors import DeployError
 from ponton.core.scheduler import InstanceEvent
 from runtime import cluster, docker_local, hostports, registry, spec, swarm_spec
@@ -139,6 +139,7 @@ class Swarm:
             for key in (f"{spec.CONTAINER_PORT}/tcp", *extra_ports):
                 ports[key] = hostports.pick(self.settings.ports, taken | set(ports.values()))
         args = spec.container_spec(app, process, number, release, self.owner, resources=resources)
+        args["network"] = spec.overlay_name(app)
         args["image"] = registry.distribute(release.image, app)  # what every node can pull
         try:
             created = client().api.create_service(**swarm_spec.service(args, ports, networks,
@@ -186,7 +187,7 @@ class Swarm:
         import docker  # imported here: see start()
 
         deadline = time.monotonic() + 30
-        for network in client().networks.list(names=[spec.network_name(app)]):
+        for network in networks_named(spec.overlay_name(app)):
             while True:
                 try:
                     network.remove()
@@ -202,7 +203,8 @@ class Swarm:
                  resources: dict | None = None, networks: tuple[str, ...] = ()) -> tuple[int, str]:
         """On this manager's engine (where the release's image was built), on the app's overlay network."""
         _ensure_network(app)
-        return docker_local.run_container(app, release, command, timeout, self.owner, resources, networks)
+        return docker_local.run_container(app, release, command, timeout, self.owner, resources,
+                                          spec.overlay_name(app), networks)
 
     def usage(self, instance: Instance, sample: bool = False) -> dict:
         """From the engine of this node, for the tasks it runs. A task on another node (whose engine is not
@@ -313,7 +315,7 @@ def _ensure_network(app: str):
     import docker  # imported here: see Swarm.start()
 
     try:
-        client().networks.get(spec.network_name(app))
+        client().networks.get(spec.overlay_name(app))
     except docker.errors.NotFound:
-        client().networks.create(spec.network_name(app), driver="overlay", attachable=True,
+        client().networks.create(spec.overlay_name(app), driver="overlay", attachable=True,
                                  labels={spec.LABEL_APP: app})

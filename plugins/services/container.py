@@ -7,7 +7,7 @@ from pathlib import Path
 
 from plugins.services import LABEL_KIND, LABEL_NAME, LABEL_OWNER, Kind, engine_name, host
 from ponton import api
-from ponton.core.dockerclient import client
+from ponton.core.dockerclient import client, networks_named
 from ponton.core.errors import PontonError
 
 CPU = "1"  # cores a service may use, unless the server has a default for every container (setting cpu_limit)
@@ -63,8 +63,7 @@ def ensure_network(kind: Kind, name: str):
 
 
 def _networks(kind: Kind, name: str) -> list:
-    # The engine's name filter matches parts of names too (db would find db2's): compared whole here.
-    return [n for n in client().networks.list(names=[engine_name(kind, name)]) if n.name == engine_name(kind, name)]
+    return networks_named(engine_name(kind, name))
 
 
 def create(settings, kind: Kind, name: str, password: str):

@@ -29,3 +29,9 @@ def image_exists(name: str) -> bool:
     except docker.errors.ImageNotFound:
         return False
     return True
+
+
+def networks_named(name: str) -> list:
+    """The engine's networks called `name`: its name filter matches parts of names too (ponton-a finds ponton-ab,
+    whose removal would then be the destroy of app a's)."""
+    return [network for network in client().networks.list(names=[name]) if network.name == name]

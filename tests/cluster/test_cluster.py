@@ -214,6 +214,40 @@ def test_a_server_joins_with_install_sh_and_leaves_with_its_uninstall(box, clust
     box.run("apps:destroy", app, "--force")
 
 
+def test_cluster_init_on_an_installed_server_moves_its_apps_without_a_failed_request(cluster, registry_image):
+    """A server installed with install.sh that runs an app on one engine: `cluster:init` there makes it a cluster
+    manager and its instances Swarm tasks, under load through its nginx, and not one request fails."""
+    with cluster.new_server(BASE_IMAGE, registry_image, cluster.image) as server:
+        def ponton(*args: str) -> subprocess.CompletedProcess:
+            done = subprocess.run(["docker", "exec", server.name, "ponton", *args], capture_output=True, text=True,
+                                  timeout=900)
+            assert done.returncode == 0, f"ponton {' '.join(args)}: {done.stdout}{done.stderr}"
+            return done
+
+        def rows() -> list[dict]:
+            return json.loads(ponton("ps:report", app, "--format", "json").stdout)
+
+        installed = subprocess.run(["docker", "exec", server.name, "/src/install.sh"], capture_output=True, text=True,
+                                   timeout=900)
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        app = "moved"
+        ponton("git:from-image", app, cluster.image)
+        ponton("ps:scale", app, "web=2")
+        with Load(80, f"{app}.ponton.localhost", clients=4, max_seconds=300, address=server.ip) as load:
+            moved = ponton("cluster:init", "--advertise-addr", server.ip)
+        assert f"-----> Moving {app} onto the cluster" in moved.stdout, moved.stdout
+        assert load.result.failures == [] and load.result.ok > 20, load.result.failures[:5]
+        after = rows()
+        assert len(after) == 2 and {r["node"] for r in after} == {server.name}, after
+        # The one-server instances are gone (cluster:init returns once they are): every container left is a task.
+        tasks = server.docker("ps", "-a", "--filter", f"label=ponton.app={app}", "--format",
+                              '{{.Label "com.docker.swarm.task.id"}}').stdout.decode().splitlines()
+        assert len(tasks) == 2 and all(tasks), tasks
+        again = subprocess.run(["docker", "exec", server.name, "ponton", "cluster:init"], capture_output=True,
+                               text=True)
+        assert again.returncode != 0 and "a cluster manager already" in again.stderr, again
+
+
 def test_a_lost_node_costs_no_request_and_its_instances_come_back_elsewhere(box, cluster):
     app = box.new_app_name()
     box.run("git:from-image", app, cluster.image)

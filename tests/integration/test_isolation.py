@@ -56,6 +56,22 @@ def test_two_apps_share_no_network(sandbox, echo_image):
     assert len(set(subnets)) == len(subnets) == 2
 
 
+def test_destroying_an_app_leaves_the_network_of_an_app_whose_name_it_begins(sandbox, echo_image):
+    """The engine finds networks by part of their name: ponton-APP is also the start of ponton-APP-2's."""
+    app = sandbox.new_app_name()
+    longer = f"{app}-2"
+    for name in (app, longer):
+        sandbox.run("git:from-image", name, echo_image)
+    sandbox.run("ps:scale", longer, "web=0")  # its network is there, with nothing on it
+    sandbox.run("apps:destroy", app, "--force")
+    assert subprocess.run(["docker", "network", "inspect", f"ponton-{app}"], capture_output=True).returncode != 0
+    [network] = inspect("network", f"ponton-{longer}")
+    sandbox.run("ps:scale", longer, "web=1")
+    assert inspect("container", *containers(longer))[0]["NetworkSettings"]["Networks"][f"ponton-{longer}"][
+        "NetworkID"] == network["Id"]
+    sandbox.run("apps:destroy", longer, "--force")
+
+
 def test_containers_run_with_reduced_privileges_and_no_mounts(sandbox, worker_image):
     app = sandbox.new_app_name()
     sandbox.run("git:from-image", app, worker_image)
