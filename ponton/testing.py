@@ -251,8 +251,8 @@ class Load:
 
     def __init__(self, port: int, host: str, clients: int = 4, max_seconds: float = 300, max_requests: int = 500_000,
                  tls=None, address: str = "127.0.0.1"):
-        """`tls`: an ssl.SSLContext to send HTTPS (SNI `host`) instead of HTTP. `address` (HTTP only): a test node's, on a
-        network the test made."""
+        """`tls`: an ssl.SSLContext to send HTTPS (SNI `host`) instead of HTTP. `address` (HTTP only): a test node's,
+        on a network the test made."""
         self.port, self.host, self.clients, self.tls, self.address = port, host, clients, tls, address
         self.deadline = time.monotonic() + max_seconds
         self.max_requests = max_requests

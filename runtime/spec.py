@@ -30,6 +30,7 @@ def overlay_name(app: str) -> str:
     a DNS label: no dot, a letter or digit last (an app name may end with a dash)."""
     return f"ponton--{app}-cluster"
 
+
 def container_spec(app: str, process: str, number: int, release, owner: str, host_port: int | None = None,
                    resources: dict | None = None, extra_ports: dict[str, int] | None = None) -> dict:
     """Arguments for `containers.create`: labelled, on the app's own network, web published on loopback only

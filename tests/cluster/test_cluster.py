@@ -224,9 +224,6 @@ def test_cluster_init_on_an_installed_server_moves_its_apps_without_a_failed_req
             assert done.returncode == 0, f"ponton {' '.join(args)}: {done.stdout}{done.stderr}"
             return done
 
-        def rows() -> list[dict]:
-            return json.loads(ponton("ps:report", app, "--format", "json").stdout)
-
         installed = subprocess.run(["docker", "exec", server.name, "/src/install.sh"], capture_output=True, text=True,
                                    timeout=900)
         assert installed.returncode == 0, installed.stdout + installed.stderr
@@ -237,7 +234,7 @@ def test_cluster_init_on_an_installed_server_moves_its_apps_without_a_failed_req
             moved = ponton("cluster:init", "--advertise-addr", server.ip)
         assert f"-----> Moving {app} onto the cluster" in moved.stdout, moved.stdout
         assert load.result.failures == [] and load.result.ok > 20, load.result.failures[:5]
-        after = rows()
+        after = json.loads(ponton("ps:report", app, "--format", "json").stdout)
         assert len(after) == 2 and {r["node"] for r in after} == {server.name}, after
         # The one-server instances are gone (cluster:init returns once they are): every container left is a task.
         tasks = server.docker("ps", "-a", "--filter", f"label=ponton.app={app}", "--format",
