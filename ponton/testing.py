@@ -8,6 +8,7 @@ import http.client
 import ipaddress
 import json
 import os
+import random
 import secrets
 import socket
 import ssl
@@ -64,10 +65,26 @@ SetEnv SHLVL=1
 """
 
 
+# Ports a test listens on come from below the kernel's ephemeral range (32768-60999 on Linux) and below ponton's
+# default port_range (20000-29999): a port the kernel hands out for bind(0) can be taken as the source port of any
+# outgoing connection before the test's server binds it ("address already in use"); these never are.
+TEST_PORTS = range(10000, 20000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now and this process has not handed out before."""
+    for port in random.sample(TEST_PORTS, len(TEST_PORTS)):
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise OSError(f"no free port in {TEST_PORTS.start}-{TEST_PORTS.stop - 1}")
 
 
 class LoopbackHTTPS(http.client.HTTPSConnection):
