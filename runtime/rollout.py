@@ -17,7 +17,8 @@ Other process types are replaced one at a time, without routing.
 If anything fails midway (a new instance never gets healthy, the proxy refuses, the engine errs, no port is
 free), the old ones stopped so far are started again, routing goes back to them, the new ones are removed and
 DeployError is raised. Old containers are removed only once the rollout succeeded; those still stopping by then
-(an app that ignores SIGTERM) are left in `pending`, for the caller to finish without making the user wait.
+(after a deploy, most; an app that ignores SIGTERM) are left in `pending`, for the caller to finish without making
+the user wait.
 """
 
 import concurrent.futures
@@ -41,7 +42,7 @@ from runtime.spec import WEB
 Route = Callable[[list[Instance], dict[Instance, int] | None], None]
 Backend = TypeVar("Backend", bound=Hashable)
 STRATEGIES = ("rolling", "blue-green", "canary", "recreate")
-SETTLE = 1.0  # seconds the end of a rollout waits for retired instances to stop before leaving them to the caller
+SETTLE = 1.0  # seconds the end of a scale-down waits for retired instances to stop before leaving them to the caller
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ class Rollout:
             if isinstance(e, PontonError) or not isinstance(e, Exception):
                 raise
             raise DeployError(f"{self.release.label} could not be rolled out: {_reason(e)}") from e
-        concurrent.futures.wait(self.stopping.values(), timeout=SETTLE)
+        if not self.started:  # a scale-down: its instances are usually gone when it returns, as users expect
+            concurrent.futures.wait(self.stopping.values(), timeout=SETTLE)
+        # A rollout that started instances returns once they serve: the old ones stop while the user reads that.
         for instance in self.retired:
             if self.stopping[instance].done():
                 self.scheduler.remove(instance)

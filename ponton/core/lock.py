@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import subprocess  # for the hint only: spawn_heir imports it when it runs
 
+QUIET_WAIT = 1.0  # seconds a caller waits for the lock before it says it is waiting
 HEIR_ENV = "PONTON_INHERITED_LOCK"  # "APP:LOCK_FD:PIPE_FD" in the child that inherits a lock
 
 _held: dict[Path, tuple[int, list[int]]] = {}  # the locks this process holds: descriptor, pipes to its heirs
@@ -28,8 +30,9 @@ def to_stderr(line: str):
 
 @contextlib.contextmanager
 def app_lock(state_dir: Path, app: str, wait: bool = True, log: Callable[[str], None] = to_stderr):
-    """Hold the app's lock; a second caller says it is waiting (through `log`), then blocks until the first is
-    done. With wait=False, yields False at once instead of waiting (the watchdog never fights a deploy)."""
+    """Hold the app's lock; a second caller blocks until the first is done, and says it is waiting (through `log`)
+    once it has waited QUIET_WAIT. With wait=False, yields False at once instead of waiting (the watchdog never
+    fights a deploy)."""
     locks = state_dir / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     path = locks / f"{app}.lock"
@@ -43,8 +46,15 @@ def app_lock(state_dir: Path, app: str, wait: bool = True, log: Callable[[str], 
                 return
             f.seek(0)
             holder = f.read().strip() or "another command"
-            log(f"waiting for lock on app {app} (held by {holder})")
-            fcntl.flock(f, fcntl.LOCK_EX)
+            # Said only once the wait is not a moment's: after a deploy, its heir holds the lock for as long as the
+            # old instances take to stop, usually well under a second.
+            announce = threading.Timer(QUIET_WAIT, log, [f"waiting for lock on app {app} (held by {holder})"])
+            announce.daemon = True
+            announce.start()
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX)
+            finally:
+                announce.cancel()
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()}\n")

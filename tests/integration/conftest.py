@@ -23,6 +23,12 @@ def containers(app: str, all: bool = True) -> list[str]:
     return _docker(*args).split()
 
 
+def settled(app: str, count: int, timeout: float = 30) -> list[str]:
+    """The names of the app's containers once there are `count`: a deploy returns as soon as its new instances
+    serve, and its old ones stop and go a moment later (docs/deploy.md)."""
+    return eventually(lambda: len(names := containers(app)) == count and names, timeout, f"{count} containers of {app}")
+
+
 def networks(app: str) -> list[str]:
     return _docker("network", "ls", "--filter", f"name=^ponton-{app}$", "--format", "{{.Name}}").split()
 

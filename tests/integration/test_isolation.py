@@ -14,7 +14,7 @@ import pytest
 from ponton.core.state import State
 from ponton.testing import Sandbox
 from runtime.spec import CAPABILITIES
-from tests.integration.conftest import APPS, Pusher, containers, eventually
+from tests.integration.conftest import APPS, Pusher, containers, eventually, settled
 from tests.integration.test_watchdog import report
 
 
@@ -150,7 +150,7 @@ def test_no_tenant_claims_the_servers_address_or_the_global_domain(sandbox, tmp_
 
 def test_instance_over_its_memory_limit_is_killed_restarted_and_reported(sandbox, deployed, watchdog):
     sandbox.run("resource:limit", deployed, "--memory", "64m")
-    [container] = inspect("container", *containers(deployed))
+    [container] = inspect("container", *settled(deployed, 1))
     assert container["HostConfig"]["Memory"] == 64 * 2**20
     assert container["HostConfig"]["MemorySwap"] == 64 * 2**20  # no swap past the limit
     limits = json.loads(sandbox.run("resource:report", deployed, "--format", "json").stdout)
@@ -187,7 +187,7 @@ def test_limits_and_reservations_per_process_type_over_server_defaults(tmp_path,
         box.run("resource:reserve", app, "--memory", "32m", "--cpu", "0.25")
 
         def host_config(process: str) -> dict:
-            [found] = [c for c in inspect("container", *containers(app))
+            [found] = [c for c in inspect("container", *settled(app, 2))
                        if c["Config"]["Labels"]["ponton.process"] == process]
             return found["HostConfig"]
 

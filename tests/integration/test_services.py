@@ -14,7 +14,7 @@ import pytest
 from ponton.engine_restart import restart_engine
 from ponton.testing import Load
 from tests.conftest import _docker
-from tests.integration.conftest import APPS, Pusher, eventually
+from tests.integration.conftest import APPS, Pusher, eventually, settled
 
 
 def deploy_source(sandbox, app: str, marker: str = ""):
@@ -46,10 +46,6 @@ def one_error_line(result: subprocess.CompletedProcess, code: int | None = None)
 
 def networks_of(container: str) -> set[str]:
     return set(json.loads(_docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", container)))
-
-
-def app_containers(app: str) -> list[str]:
-    return _docker("ps", "--filter", f"label=ponton.app={app}", "--format", "{{.Names}}").split()
 
 
 def service_name() -> str:
@@ -90,7 +86,7 @@ def test_a_linked_app_keeps_its_data_through_redeploys_restarts_and_a_restore(sa
     assert config["DATABASE_URL"].startswith("postgres://postgres:") and config["DATABASE_URL"].endswith(
         f"@ponton-postgres-{db}:5432/{db}")
     assert config["REDIS_URL"].startswith("redis://:") and config["REDIS_URL"].endswith(f"@ponton-redis-{cache}:6379")
-    for name in app_containers(app):
+    for name in settled(app, 1):
         assert {f"ponton.postgres.{db}", f"ponton.redis.{cache}"} <= networks_of(name)
     service = json.loads(_docker("inspect", f"ponton.postgres.{db}"))[0]
     assert service["NetworkSettings"]["Ports"] in ({}, None) and set(service["NetworkSettings"]["Networks"]) == {
@@ -136,7 +132,7 @@ def test_a_linked_app_keeps_its_data_through_redeploys_restarts_and_a_restore(sa
     sandbox.run("postgres:unlink", db, app)
     assert "DATABASE_URL" not in data(sandbox, "config:show", app)
     assert sandbox.get(host) == (200, b"services app: postgres=no redis=yes")
-    for name in app_containers(app):
+    for name in settled(app, 1):
         assert f"ponton.postgres.{db}" not in networks_of(name)
     one_error_line(sandbox.run("postgres:destroy", db, check=False), 2)  # --force is required
     assert data(sandbox, "postgres:info", db)["state"] == "running"  # and nothing of it went: data, backups
@@ -207,7 +203,7 @@ def test_bad_names_and_inputs_are_one_line_and_change_nothing(sandbox, services,
     assert (data(sandbox, "postgres:info", db), data(sandbox, "config:show", app),
             data(sandbox, "postgres:list")) == before
 
-    sandbox.run("config:set", app, "DATABASE_URL=postgres://mine@elsewhere/db")  # the user's own value
+    sandbox.run("config:set", app, "DATABASE_URL=postgres://mine@elsewhere/db", "--no-restart")  # the user's own
     assert "has DATABASE_URL already (by config:set)" in one_error_line(sandbox.run("postgres:link", db, app,
                                                                                    check=False), 2)
     assert data(sandbox, "postgres:info", db)["links"] == []
@@ -235,7 +231,7 @@ def test_another_tenant_can_neither_reach_nor_run_anything_on_a_service(sandbox,
              "except OSError as e:\n    print(type(e).__name__); sys.exit(1)\n")
 
     def reaches(app: str, address: str) -> bool:
-        return subprocess.run(["docker", "exec", app_containers(app)[0], "python3", "-c", probe, address],
+        return subprocess.run(["docker", "exec", settled(app, 1)[0], "python3", "-c", probe, address],
                               capture_output=True, timeout=60).returncode == 0
 
     assert reaches(mine, f"ponton-postgres-{db}") and reaches(mine, service_ip)

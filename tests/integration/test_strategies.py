@@ -5,7 +5,7 @@ import subprocess
 import time
 
 from ponton.testing import Load
-from tests.integration.conftest import containers, eventually
+from tests.integration.conftest import containers, eventually, settled
 
 
 def greetings(sandbox, app, count: int) -> dict[bytes, int]:
@@ -73,7 +73,7 @@ def test_canary_share_promote_and_abort(sandbox, deployed):
     assert load.result.failures == [] and load.result.ok > 50
     statuses = [r["status"] for r in json.loads(sandbox.run("releases", deployed, "--format", "json").stdout)]
     assert statuses[:3] == ["aborted", "current", "succeeded"]
-    assert len(containers(deployed)) == 2
+    settled(deployed, 2)
 
 
 def test_canary_steps_are_taken_and_promoted_by_the_watchdog(sandbox, deployed, watchdog):
@@ -92,7 +92,7 @@ def test_canary_steps_are_taken_and_promoted_by_the_watchdog(sandbox, deployed, 
         eventually(lambda: share() is None, 30, "the promotion")
         assert greetings(sandbox, deployed, 50) == {b"stepped": 50}
     assert load.result.failures == [] and load.result.ok > 50
-    assert len(containers(deployed, all=False)) == 2
+    settled(deployed, 2)
 
 
 def test_recreate_stops_before_it_starts(sandbox, deployed):

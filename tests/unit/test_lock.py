@@ -5,6 +5,8 @@ import os
 import select
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -133,6 +135,25 @@ def test_cli_command_waits_for_the_lock(tmp_path):
     stdout, stderr = command.communicate(timeout=TIMEOUT)
     assert command.returncode == 0, stderr
     assert State(state_dir).config("shop") == {"K": "v"}
+
+
+def blocked_on(path: Path, pid: int) -> bool:
+    """Whether process `pid` is blocked on the flock of `path`: the kernel lists such a request with ->."""
+    inode = path.stat().st_ino
+    return any(line.split()[1] == "->" and line.split()[5] == str(pid) and line.split()[6].endswith(f":{inode}")
+               for line in Path("/proc/locks").read_text().splitlines())
+
+
+def test_a_wait_of_a_moment_goes_unsaid(tmp_path, spawn):
+    """A command that waits less than QUIET_WAIT (a deploy's heir stopping old instances) prints nothing."""
+    with app_lock(tmp_path, "shop"):
+        waiter = spawn("shop")
+        deadline = time.monotonic() + TIMEOUT
+        while not blocked_on(tmp_path / "locks" / "shop.lock", waiter.pid):
+            assert time.monotonic() < deadline, "the waiter never blocked on the lock"
+            assert waiter.poll() is None, waiter.stderr.read()
+    assert readline(waiter.stdout) == "acquired True\n"
+    assert finish(waiter) == ""
 
 
 def test_an_heir_holds_the_lock_from_the_moment_its_parent_lets_it_go(tmp_path, spawn):
