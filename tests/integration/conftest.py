@@ -25,7 +25,7 @@ def containers(app: str, all: bool = True) -> list[str]:
 
 def settled(app: str, count: int, timeout: float = 30) -> list[str]:
     """The names of the app's containers once there are `count`: a deploy returns as soon as its new instances
-    serve, and its old ones stop and go a moment later (docs/deploy.md)."""
+    serve, and its old ones stop and go a moment later (docs/deploys.md)."""
     return eventually(lambda: len(names := containers(app)) == count and names, timeout, f"{count} containers of {app}")
 
 

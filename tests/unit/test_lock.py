@@ -140,8 +140,9 @@ def test_cli_command_waits_for_the_lock(tmp_path):
 def blocked_on(path: Path, pid: int) -> bool:
     """Whether process `pid` is blocked on the flock of `path`: the kernel lists such a request with ->."""
     inode = path.stat().st_ino
-    return any(line.split()[1] == "->" and line.split()[5] == str(pid) and line.split()[6].endswith(f":{inode}")
-               for line in Path("/proc/locks").read_text().splitlines())
+    # A waiter's line: "1: -> FLOCK ADVISORY WRITE PID MAJOR:MINOR:INODE 0 EOF".
+    return any(fields[1] == "->" and fields[5] == str(pid) and fields[6].endswith(f":{inode}")
+               for fields in map(str.split, Path("/proc/locks").read_text().splitlines()))
 
 
 def test_a_wait_of_a_moment_goes_unsaid(tmp_path, spawn):
