@@ -140,7 +140,7 @@ class Swarm:
                 ports[key] = hostports.pick(self.settings.ports, taken | set(ports.values()))
         args = spec.container_spec(app, process, number, release, self.owner, resources=resources)
         args["network"] = spec.overlay_name(app)
-        args["image"] = registry.distribute(release.image, app)  # what every node can pull
+        args["image"] = registry.distribute(release.image, app, self.settings.state_dir)  # what every node can pull
         try:
             created = client().api.create_service(**swarm_spec.service(args, ports, networks,
                                                                        self.settings.stop_timeout))
@@ -248,7 +248,8 @@ class Swarm:
         docker_local.DockerLocal(self.settings).retag_images(names)
 
     def remove_images(self, names: set[str]):
-        docker_local.DockerLocal(self.settings).remove_images(names)
+        """On the manager and in the cluster's registry (other nodes keep what they pulled: not pruned yet)."""
+        docker_local.DockerLocal(self.settings).remove_images(registry.forget(names, self.settings.state_dir))
 
 
 def _listed(filters: dict) -> list[Instance]:

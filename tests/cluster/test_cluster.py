@@ -18,8 +18,9 @@ from tests.integration.conftest import WatchdogProcess, eventually
 @pytest.fixture(scope="module")
 def box(cluster, tmp_path_factory):
     """A ponton whose server is the cluster's first manager; the two other nodes joined as workers, with the
-    line `cluster:join-command` prints (the part of PONTON_JOIN that joins the swarm)."""
-    sandbox = cluster.sandbox(tmp_path_factory.mktemp("cluster"))
+    line `cluster:join-command` prints (the part of PONTON_JOIN that joins the swarm). It keeps one release's image
+    (keep_releases), so that a second build prunes the first."""
+    sandbox = cluster.sandbox(tmp_path_factory.mktemp("cluster"), keep_releases=1)
     sandbox.run("cluster:init", "--advertise-addr", cluster.manager.ip)
     line = sandbox.run("cluster:join-command").stdout.strip()
     assert line.startswith("PONTON_JOIN=") and line.endswith(" ./install.sh"), line
@@ -70,19 +71,38 @@ def test_instances_spread_over_nodes_and_answer_through_nginx(box, cluster):
     assert not cluster.manager.docker("service", "ls", "-q", "--filter", f"label=ponton.app={app}").stdout.strip()
 
 
-def test_a_pushed_app_builds_on_the_manager_and_runs_on_nodes_that_did_not(box, cluster):
-    cluster.manager.docker("load", "-q", input=subprocess.run(["docker", "save", BASE_IMAGE], capture_output=True,
-                                                              check=True).stdout)  # what install.sh builds
-    app = box.new_app_name()
+def push(box, app: str, dockerfile: str):
+    """Build and deploy an app of one Dockerfile on the manager, as a push does."""
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
-        dockerfile = f"FROM {cluster.image}\nENV HELLO=built\n".encode()  # the manager has the image, as any server
         info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
+        info.size = len(dockerfile.encode())
+        tar.addfile(info, io.BytesIO(dockerfile.encode()))
     pushed = subprocess.run([sys.executable, "-m", "ponton", "git:from-archive", app], input=archive.getvalue(),
                             env=box.env, capture_output=True, timeout=600)
     assert pushed.returncode == 0, pushed.stdout.decode() + pushed.stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def base_on_manager(cluster):
+    """The base image on the manager, as install.sh builds it on a server: builds need it."""
+    cluster.manager.docker("load", "-q", input=subprocess.run(["docker", "save", BASE_IMAGE], capture_output=True,
+                                                              check=True).stdout)
+
+
+def primary(cluster, path: str, *curl: str) -> tuple[int, bytes]:
+    """GET /v2/PATH of the registry's primary (`curl`: more options), from inside its container (its port is on the
+    manager's loopback)."""
+    container = cluster.manager.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=ponton-registry")
+    got = cluster.manager.docker("exec", container.stdout.decode().split()[0], "curl", "-sS", *curl,
+                                 "-w", "\n%{http_code}", f"http://127.0.0.1:5001/v2/{path}").stdout
+    body, _, status = got.rpartition(b"\n")
+    return int(status), body
+
+
+def test_a_pushed_app_builds_on_the_manager_and_runs_on_nodes_that_did_not(box, cluster, base_on_manager):
+    app = box.new_app_name()
+    push(box, app, f"FROM {cluster.image}\nENV HELLO=built\n")  # the manager has the image, as any server
     box.run("ps:scale", app, "web=3")
     elsewhere = {r["node"] for r in report(box, app)} - {cluster.manager.name}
     assert elsewhere, report(box, app)
@@ -91,6 +111,37 @@ def test_a_pushed_app_builds_on_the_manager_and_runs_on_nodes_that_did_not(box, 
             pulled = node.docker("images", "--format", "{{.Repository}}").stdout.decode().split()
             assert f"127.0.0.1:5000/ponton/{app}" in pulled, pulled
     assert answers(box, app).startswith(b"hello built from ")
+    box.run("apps:destroy", app, "--force")
+
+
+def test_a_pruned_release_leaves_the_manager_and_the_registry(box, cluster, base_on_manager):
+    app = box.new_app_name()
+    push(box, app, f"FROM {cluster.image}\nRUN echo one > /word\n")
+    _, body = primary(cluster, f"ponton/{app}/tags/list")
+    (first,) = json.loads(body)["tags"]  # the tag is the image's ID, the digest of its config
+    assert primary(cluster, f"ponton/{app}/blobs/sha256:{first}", "--head")[0] == 200  # the config's blob
+    push(box, app, f"FROM {cluster.image}\nRUN echo two > /word\n")  # keep_releases is 1: the first is pruned
+    (second,) = json.loads(primary(cluster, f"ponton/{app}/tags/list")[1])["tags"]
+    assert second != first
+    assert primary(cluster, f"ponton/{app}/blobs/sha256:{first}", "--head")[0] == 404  # collected, not untagged only
+    local = cluster.manager.docker("images", "-q", "--no-trunc").stdout.decode().split()
+    assert f"sha256:{second}" in local and f"sha256:{first}" not in local
+    box.run("apps:destroy", app, "--force")
+
+
+def test_an_instance_reaches_the_registry_but_cannot_read_it(box, cluster):
+    """The reader listens on the manager's cluster address, which an app's instance on any node reaches: without
+    the cluster's registry password it lists no app and gives no image."""
+    app = box.new_app_name()
+    box.run("git:from-image", app, cluster.image)
+    box.run("ps:scale", app, "web=3")
+    worker = next(r["node"] for r in report(box, app) if r["node"] != cluster.manager.name)
+    node = next(n for n in cluster.nodes if n.name == worker)
+    container = node.docker("ps", "-q", "--filter", f"label=ponton.app={app}").stdout.decode().split()[0]
+    for path in ("_catalog", f"ponton/{app}/tags/list"):
+        read = node.docker("exec", container, "wget", "-q", "-O-", f"http://{cluster.manager.ip}:5002/v2/{path}",
+                           check=False)
+        assert read.returncode != 0 and b"401 Unauthorized" in read.stderr, (read.stdout, read.stderr)
     box.run("apps:destroy", app, "--force")
 
 
