@@ -13,8 +13,8 @@ like a stack), on the host's network:
 
 Nodes run an image by its digest (127.0.0.1:MIRROR_PORT/ponton/APP@sha256:...), which the engine checks: nothing
 on the cluster network can make a node run other content. Pushes are by content too (the tag is the image ID): a
-release pushed once is never pushed again. Who may read images is who reaches the cluster address: keep that
-network private (docs/cluster.md).
+release pushed once is never pushed again. The password and the images go over the cluster's network in the
+clear: keep that network private (docs/cluster.md).
 """
 
 import contextlib
