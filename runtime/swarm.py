@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ponton.core.dockerclient import client, networks_named
 from ponton.core.errors import DeployError
 from ponton.core.scheduler import InstanceEvent
-from runtime import cluster, docker_local, hostports, registry, spec, swarm_spec
+from runtime import cluster, docker_local, hostports, node_images, registry, spec, swarm_spec
 from runtime.instance import InstanceBase
 
 START_TIMEOUT = 600  # seconds to place, pull and start a task; its health check then has health_timeout
@@ -248,8 +248,12 @@ class Swarm:
         docker_local.DockerLocal(self.settings).retag_images(names)
 
     def remove_images(self, names: set[str]):
-        """On the manager and in the cluster's registry (other nodes keep what they pulled: not pruned yet)."""
-        docker_local.DockerLocal(self.settings).remove_images(registry.forget(names, self.settings.state_dir))
+        """On the manager, in the cluster's registry, and on every node that pulled them (by the names the
+        mirrors give them: those the manager pushed them as)."""
+        forgotten = registry.forget(names, self.settings.state_dir)
+        docker_local.DockerLocal(self.settings).remove_images(forgotten)
+        node_images.remove_everywhere({registry.MIRRORED + n.removeprefix(registry.PUSHED) for n in forgotten
+                                       if n.startswith(registry.PUSHED) and "@" in n}, self.settings.state_dir)
 
 
 def _listed(filters: dict) -> list[Instance]:

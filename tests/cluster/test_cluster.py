@@ -114,18 +114,29 @@ def test_a_pushed_app_builds_on_the_manager_and_runs_on_nodes_that_did_not(box, 
     box.run("apps:destroy", app, "--force")
 
 
-def test_a_pruned_release_leaves_the_manager_and_the_registry(box, cluster, base_on_manager):
+def images(node) -> list[str]:
+    return node.docker("images", "-q", "--no-trunc").stdout.decode().split()
+
+
+def test_a_pruned_release_leaves_the_registry_and_every_node(box, cluster, base_on_manager):
     app = box.new_app_name()
     push(box, app, f"FROM {cluster.image}\nRUN echo one > /word\n")
+    box.run("ps:scale", app, "web=3")  # on the workers too: they pull the release from their mirrors
     _, body = primary(cluster, f"ponton/{app}/tags/list")
     (first,) = json.loads(body)["tags"]  # the tag is the image's ID, the digest of its config
     assert primary(cluster, f"ponton/{app}/blobs/sha256:{first}", "--head")[0] == 200  # the config's blob
+    pulled = [node for node in cluster.nodes[1:] if f"sha256:{first}" in images(node)]
+    assert pulled, report(box, app)
     push(box, app, f"FROM {cluster.image}\nRUN echo two > /word\n")  # keep_releases is 1: the first is pruned
     (second,) = json.loads(primary(cluster, f"ponton/{app}/tags/list")[1])["tags"]
     assert second != first
     assert primary(cluster, f"ponton/{app}/blobs/sha256:{first}", "--head")[0] == 404  # collected, not untagged only
-    local = cluster.manager.docker("images", "-q", "--no-trunc").stdout.decode().split()
-    assert f"sha256:{second}" in local and f"sha256:{first}" not in local
+    assert f"sha256:{second}" in images(cluster.manager)
+    # The workers' copies go in a job of their own, once Swarm removed the old tasks' containers there.
+    eventually(lambda: not [node.name for node in cluster.nodes if f"sha256:{first}" in images(node)], 60,
+               "the first release's image removed from every node")
+    running = {r["node"] for r in report(box, app)}
+    assert all(f"sha256:{second}" in images(node) for node in cluster.nodes if node.name in running)
     box.run("apps:destroy", app, "--force")
 
 
