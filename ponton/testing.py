@@ -99,9 +99,9 @@ class LoopbackHTTPS(http.client.HTTPSConnection):
             raise
 
 
-def get(port: int, host: str, path: str = "/") -> tuple[int, bytes]:
-    """GET from 127.0.0.1:`port` with a Host header: (status, body)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def get(port: int, host: str, path: str = "/", address: str = "127.0.0.1") -> tuple[int, bytes]:
+    """GET from 127.0.0.1:`port` (or a test node's `address`) with a Host header: (status, body)."""
+    connection = http.client.HTTPConnection(address, port, timeout=10)
     try:
         connection.request("GET", path, headers={"Host": host, "Connection": "close"})
         response = connection.getresponse()

@@ -208,6 +208,9 @@ class DockerLocal:
             image.tag(repository, tag)
             client().images.remove(old)  # only the name: the image keeps its new one
 
+    def serve_routes(self, export):
+        """None to serve: the server's own proxy is the only one."""
+
     def remove_images(self, names: set[str]):
         """One still used by a container stays (it is pruned next time)."""
         import docker  # imported here: see start()

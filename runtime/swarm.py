@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ponton.core.dockerclient import client, networks_named
 from ponton.core.errors import DeployError
 from ponton.core.scheduler import InstanceEvent
-from runtime import cluster, docker_local, hostports, node_images, registry, spec, swarm_spec
+from runtime import cluster, docker_local, hostports, ingress, node_images, registry, spec, swarm_spec
 from runtime.instance import InstanceBase
 
 START_TIMEOUT = 600  # seconds to place, pull and start a task; its health check then has health_timeout
@@ -246,6 +246,9 @@ class Swarm:
 
     def retag_images(self, names: dict[str, str]):
         docker_local.DockerLocal(self.settings).retag_images(names)
+
+    def serve_routes(self, export):
+        ingress.publish(export, self.settings.state_dir, self.settings.http_port, self.settings.drain_timeout)
 
     def remove_images(self, names: set[str]):
         """On the manager, in the cluster's registry, and on every node that pulled them (by the names the

@@ -14,6 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from plugins.nginx import export
 from plugins.nginx.vhosts import render_shared, render_stream, render_vhost, render_web
 from ponton.core.errors import ProxyError
 from ponton.core.files import write_atomically
@@ -51,6 +52,12 @@ def proxy_remove(settings, app):
     paths = [settings.nginx_conf_dir / f"{app}.conf", stream_dir(settings) / f"{app}.conf"]
     with _locked(settings):
         _apply(settings, {path: None for path in paths})
+
+
+@hookimpl
+def proxy_export(settings, origin):
+    with _locked(settings):  # the files of one change, never half of the next
+        return export.files(settings.nginx_conf_dir, stream_dir(settings), {WEB_FILE}, origin)
 
 
 def _own_access_log(settings, app):

@@ -6,7 +6,7 @@ from ponton.commands.cluster import require_cluster
 from ponton.core.errors import InvalidInput
 from ponton.core.undo import undone_on_failure
 from ponton.output import emit, format_option, pass_ponton, table
-from ponton.pipeline import clustering
+from ponton.pipeline import clustering, routing
 from runtime import cluster
 
 COLUMNS = ["name", "address", "role", "leader", "state", "availability", "instances"]
@@ -55,6 +55,7 @@ def activate(p, node):
     require_cluster(p)
     found = cluster.find(node)
     cluster.update(found, availability="active")
+    routing.share(p)  # an ingress node serves the routes again
     click.echo(f"-----> {found.name} is active")
 
 
@@ -83,6 +84,7 @@ def _set_role(p, node: str, role: str):
         raise InvalidInput(f"cannot demote {found.name}: it is the cluster's only manager")
     cluster.update(found, role=role)
     click.echo(f"-----> {found.name} is a {role}")
+    routing.share(p)  # a manager serves the routes
 
 
 @click.command("nodes:remove")
@@ -119,6 +121,8 @@ def label(p, node, pairs):
     cluster.update(found, labels=labels)
     click.echo(f"-----> Labels of {found.name}: " + (" ".join(f"{k}={v}" for k, v in
                                                             cluster.find(found.id).labels.items()) or "none"))
+    if cluster.INGRESS_LABEL in labels:
+        routing.share(p)  # it serves the routes now, or no longer
 
 
 COMMANDS = [list_, drain, activate, promote, demote, remove, label]

@@ -68,6 +68,14 @@ def proxy_remove(settings, app):
     """Stop routing anything to `app` (it was destroyed or renamed)."""
 
 
+@hookspec(firstresult=True)
+def proxy_export(settings, origin):
+    """Return the proxy's routes as another node's proxy serves them (a cluster's other ingress nodes): {PATH:
+    BYTES}, the files runtime/ingress.py hands to those nodes, taken in one piece (never half of a change).
+    `origin` (HOST:PORT) is this server's HTTP address, where the copy sends what only this server can answer
+    (the ACME challenges it writes). None: the proxy serves this server only."""
+
+
 # A request to the web face is carried by a process of the proxy (an nginx worker) until the command it runs
 # ends. The proxy names that process in the CARRIER_HEADER it adds to the request, and the web face passes it on
 # to the command in CARRIER_ENV: an update of the proxy that waits for its old processes to finish their requests

@@ -9,7 +9,7 @@ every import pointing down the layers, and a new one is added without touching t
 """
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -158,6 +158,10 @@ class Scheduler(Protocol):
 
     def remove_images(self, names: set[str]):
         """Remove these images; one an instance still uses stays."""
+
+    def serve_routes(self, export: Callable[[str], dict[str, bytes] | None]):
+        """Have every other node that serves requests serve the routes `export(origin)` gives (the proxy's
+        files, the proxy_export hook's; `origin`: this server's HTTP address), and return once they do."""
 
 
 @functools.cache

@@ -260,6 +260,7 @@ def remove_runtime(p: Ponton, app: str):
     """Remove every instance, the network and the routing of `app` (destroy, rename)."""
 
     p.hooks.proxy_remove(settings=p.settings, app=app)
+    routing.share(p)
     for instance in p.scheduler.instances(app):
         p.scheduler.remove(instance)
     p.scheduler.remove_network(app)

@@ -21,6 +21,13 @@ def route(p: Ponton, app: str, instances: list[Instance], weights: dict[Instance
         weights={i.address: share for i, share in weights.items()} if weights else None,
         proxy=proxysettings.for_app(p, app, portmaps.routes(p, app, instances, weights)),
     )
+    share(p)
+
+
+def share(p: Ponton):
+    """Have a cluster's other ingress nodes serve the routes this server's proxy serves now; returns once they
+    do (on one server, at once)."""
+    p.scheduler.serve_routes(lambda origin: p.hooks.proxy_export(settings=p.settings, origin=origin))
 
 
 def route_web(p: Ponton):

@@ -57,6 +57,7 @@ class Watchdog:
         self._again: set[str] = set()  # of those, the ones woken again meanwhile: mended once more after
         self._healing_lock = threading.Lock()
         self._plugins_busy = threading.Lock()  # held while the plugins' round runs
+        self._sharing = threading.Lock()  # held while the routes go to a cluster's other ingress nodes
         self.interval = interval
         self.owner = str(p.settings.state_dir)
         self.probe_failures: dict[str, int] = {}  # instance id -> failed health probes in a row
@@ -110,8 +111,17 @@ class Watchdog:
         self._guarded(self.remove_orphans, set(names))
         # The web face's certificate, by a healer (issuing takes a while); its own Ponton: the healer's thread's.
         self._healers.submit(lambda: self._guarded(self.renew_certificate, certificates.web(self.p)))
+        # A cluster's ingress node that was down, or joined, gets the routes (a healer too: it may wait for it).
+        if self._sharing.acquire(blocking=False):
+            self._healers.submit(self._share_routes)
         if self._plugins_busy.acquire(blocking=False):  # else the last one is still at it: it is not run twice
             threading.Thread(target=self._plugins_round, daemon=True).start()
+
+    def _share_routes(self):
+        try:
+            self._guarded(routing.share, self.p)
+        finally:
+            self._sharing.release()
 
     def _plugins_round(self):
         try:

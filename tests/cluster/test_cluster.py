@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ponton.testing import Load
+from ponton.testing import Load, get
 from tests.conftest import BASE_IMAGE
 from tests.integration.conftest import WatchdogProcess, eventually
 
@@ -170,6 +170,37 @@ def test_config_scale_restart_and_rollback_under_load(box, cluster):
     assert load.result.failures == [], (during, load.result.failures[:5])
     assert load.result.ok > 50, load.result
     assert answers(box, app).startswith(b"hello  from ")  # the rollback's release: no HELLO
+    box.run("apps:destroy", app, "--force")
+
+
+def test_a_worker_labelled_ingress_serves_the_routes_through_a_rollout(box, cluster):
+    """nginx on the worker, with the manager's routes: a rollout through it fails no request (each set of routes
+    is served there, and the previous one drained, before an old instance stops)."""
+    app = box.new_app_name()
+    box.run("git:from-image", app, cluster.image)
+    box.run("ps:scale", app, "web=2")
+    worker = cluster.nodes[2]
+    with pytest.raises(ConnectionRefusedError):  # no nginx there yet
+        get(box.http_port, box.host(app), address=worker.ip)
+    box.run("nodes:label", worker.name, "ingress=true")
+    try:
+        assert get(box.http_port, box.host(app), address=worker.ip)[1].startswith(b"hello  from ")
+        with Load(box.http_port, box.host(app), clients=4, max_seconds=240, address=worker.ip) as load:
+            box.run("config:set", app, "HELLO=world")
+            box.run("ps:scale", app, "web=3")
+        assert load.result.failures == [] and load.result.ok > 50, load.result.failures[:5]
+        assert get(box.http_port, box.host(app), address=worker.ip)[1].startswith(b"hello world from ")
+    finally:
+        box.run("nodes:label", worker.name, "ingress=")
+
+    def refused() -> bool:
+        try:
+            get(box.http_port, box.host(app), address=worker.ip)
+        except ConnectionRefusedError:
+            return True
+        return False
+
+    eventually(refused, 60, "nginx gone from the worker")
     box.run("apps:destroy", app, "--force")
 
 
