@@ -11,6 +11,7 @@ import traceback
 from bench import (
     autoscale,
     cli_latency,
+    cluster,
     config_change,
     engine_restart,
     hundred_apps,
@@ -27,7 +28,7 @@ from bench.common import IMAGE, REPO, Pusher, Report, build_image, log, sandbox
 # What --only selects, in the order they run.
 ON_ECHO_APP = ("throughput", "config-change", "rolling-pause", "stubborn-restart", "autoscale", "watchdog")
 PUSHED = ("push", "image-sizes", "static-throughput", "never-healthy")
-NAMES = ("cli-latency", *ON_ECHO_APP, *PUSHED, "hundred-apps")
+NAMES = ("cli-latency", *ON_ECHO_APP, *PUSHED, "hundred-apps", "cluster")
 
 
 def _measure(report: Report, name: str, function, *args) -> bool:
@@ -110,6 +111,8 @@ def main() -> int:
             _pushes(report, args.only)
         if "hundred-apps" in args.only:
             _measure(report, "100 apps", hundred_apps.run)
+        if "cluster" in args.only:
+            _measure(report, "cluster", cluster.run)
     # The load average says how far other work on the machine may have skewed the figures.
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"ponton bench at {commit.stdout.strip() or '?'}, {os.cpu_count()} CPUs, load average {load}\n")

@@ -5,6 +5,7 @@ loop on 127.0.0.1."""
 import datetime
 import getpass
 import http.client
+import io
 import ipaddress
 import json
 import os
@@ -14,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -173,6 +175,18 @@ class Sandbox:
         if check and result.returncode != 0:
             raise AssertionError(f"ponton {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}")
         return result
+
+    def push_dockerfile(self, app: str, dockerfile: str):
+        """Build and deploy an app of one Dockerfile, as a push does (`git:from-archive`, the tar on stdin)."""
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo("Dockerfile")
+            info.size = len(dockerfile.encode())
+            tar.addfile(info, io.BytesIO(dockerfile.encode()))
+        pushed = subprocess.run([sys.executable, "-m", "ponton", "git:from-archive", app], input=archive.getvalue(),
+                                env=self.env, capture_output=True, timeout=600)
+        if pushed.returncode != 0:
+            raise AssertionError(f"ponton git:from-archive {app}: {pushed.stdout.decode()}{pushed.stderr.decode()}")
 
     def certs_add(self, app: str, cert: Path, key: Path, check: bool = True) -> subprocess.CompletedProcess:
         """`certs:add APP` with the certificate and key files on stdin, the way it takes them."""

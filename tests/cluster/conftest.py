@@ -121,8 +121,7 @@ def _free_subnet() -> ipaddress.IPv4Network:
     raise RuntimeError("no free 172.31.X.0/24 subnet for the cluster's network")
 
 
-@pytest.fixture(scope="session")
-def node_image() -> str:
+def build_node_image() -> str:
     """A node: Debian's Docker engine on ponton's base image (built once, kept)."""
     _docker("image", "inspect", BASE_IMAGE)
     dockerfile = (f"FROM {BASE_IMAGE}\n"
@@ -133,8 +132,7 @@ def node_image() -> str:
     return NODE_IMAGE
 
 
-@pytest.fixture(scope="session")
-def app_image() -> str:
+def build_app_image() -> str:
     """A web app in a megabyte: busybox's httpd answering `hello $HELLO from HOSTNAME` on $PORT."""
     with tempfile.TemporaryDirectory() as work:
         subprocess.run(["apt-get", "download", "-q", "busybox-static"], cwd=work, check=True, capture_output=True)
@@ -150,16 +148,15 @@ def app_image() -> str:
     return APP_IMAGE
 
 
-@pytest.fixture(scope="session")
-def registry_image() -> str:
+def build_registry_image() -> str:
     """The cluster registry's image, built here as install.sh builds it on every server it installs."""
     ensure_image(Settings(), registry.IMAGE, registry.DIRECTORY, print)
     return registry.IMAGE
 
 
-@pytest.fixture(scope="session")
-def cluster(node_image, app_image, registry_image):
-    """Three node engines on a network of their own; removed afterwards, also when a test failed."""
+@contextlib.contextmanager
+def three_nodes(node_image: str, app_image: str, registry_image: str):
+    """Three node engines on a network of their own; removed afterwards, also when what ran on them failed."""
     suffix = secrets.token_hex(3)
     subnet = _free_subnet()
     network = f"ponton-test-cluster-{suffix}"
@@ -181,6 +178,27 @@ def cluster(node_image, app_image, registry_image):
                 print(f"--- the engine of {node.name} is down; its last lines:\n{logs.stdout}{logs.stderr}")
             subprocess.run(["docker", "rm", "-f", "-v", node.name], capture_output=True)
         subprocess.run(["docker", "network", "rm", network], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def node_image() -> str:
+    return build_node_image()
+
+
+@pytest.fixture(scope="session")
+def app_image() -> str:
+    return build_app_image()
+
+
+@pytest.fixture(scope="session")
+def registry_image() -> str:
+    return build_registry_image()
+
+
+@pytest.fixture(scope="session")
+def cluster(node_image, app_image, registry_image):
+    with three_nodes(node_image, app_image, registry_image) as built:
+        yield built
 
 
 def _wait_engine(node: Node, timeout: float = 120):

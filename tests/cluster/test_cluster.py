@@ -1,11 +1,8 @@
 """ponton on a Docker Swarm cluster of three node engines (conftest.py): instances spread over nodes, routed to
 each node's address, swapped without a failed request, moved off a drained node and off a lost one."""
 
-import io
 import json
 import subprocess
-import sys
-import tarfile
 import time
 
 import pytest
@@ -71,18 +68,6 @@ def test_instances_spread_over_nodes_and_answer_through_nginx(box, cluster):
     assert not cluster.manager.docker("service", "ls", "-q", "--filter", f"label=ponton.app={app}").stdout.strip()
 
 
-def push(box, app: str, dockerfile: str):
-    """Build and deploy an app of one Dockerfile on the manager, as a push does."""
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile.encode())
-        tar.addfile(info, io.BytesIO(dockerfile.encode()))
-    pushed = subprocess.run([sys.executable, "-m", "ponton", "git:from-archive", app], input=archive.getvalue(),
-                            env=box.env, capture_output=True, timeout=600)
-    assert pushed.returncode == 0, pushed.stdout.decode() + pushed.stderr.decode()
-
-
 @pytest.fixture(scope="module")
 def base_on_manager(cluster):
     """The base image on the manager, as install.sh builds it on a server: builds need it."""
@@ -102,7 +87,7 @@ def primary(cluster, path: str, *curl: str) -> tuple[int, bytes]:
 
 def test_a_pushed_app_builds_on_the_manager_and_runs_on_nodes_that_did_not(box, cluster, base_on_manager):
     app = box.new_app_name()
-    push(box, app, f"FROM {cluster.image}\nENV HELLO=built\n")  # the manager has the image, as any server
+    box.push_dockerfile(app, f"FROM {cluster.image}\nENV HELLO=built\n")  # the manager has the image, as any server
     box.run("ps:scale", app, "web=3")
     elsewhere = {r["node"] for r in report(box, app)} - {cluster.manager.name}
     assert elsewhere, report(box, app)
@@ -120,14 +105,14 @@ def images(node) -> list[str]:
 
 def test_a_pruned_release_leaves_the_registry_and_every_node(box, cluster, base_on_manager):
     app = box.new_app_name()
-    push(box, app, f"FROM {cluster.image}\nRUN echo one > /word\n")
+    box.push_dockerfile(app, f"FROM {cluster.image}\nRUN echo one > /word\n")
     box.run("ps:scale", app, "web=3")  # on the workers too: they pull the release from their mirrors
     _, body = primary(cluster, f"ponton/{app}/tags/list")
     (first,) = json.loads(body)["tags"]  # the tag is the image's ID, the digest of its config
     assert primary(cluster, f"ponton/{app}/blobs/sha256:{first}", "--head")[0] == 200  # the config's blob
     pulled = [node for node in cluster.nodes[1:] if f"sha256:{first}" in images(node)]
     assert pulled, report(box, app)
-    push(box, app, f"FROM {cluster.image}\nRUN echo two > /word\n")  # keep_releases is 1: the first is pruned
+    box.push_dockerfile(app, f"FROM {cluster.image}\nRUN echo two > /word\n")  # keep_releases is 1: the first is pruned
     (second,) = json.loads(primary(cluster, f"ponton/{app}/tags/list")[1])["tags"]
     assert second != first
     assert primary(cluster, f"ponton/{app}/blobs/sha256:{first}", "--head")[0] == 404  # collected, not untagged only
