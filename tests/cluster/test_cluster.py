@@ -158,34 +158,52 @@ def test_config_scale_restart_and_rollback_under_load(box, cluster):
     box.run("apps:destroy", app, "--force")
 
 
-def test_a_worker_labelled_ingress_serves_the_routes_through_a_rollout(box, cluster):
-    """nginx on the worker, with the manager's routes: a rollout through it fails no request (each set of routes
-    is served there, and the previous one drained, before an old instance stops)."""
+def test_workers_labelled_ingress_serve_the_routes_through_rollouts_and_a_canary(box, cluster):
+    """nginx on each labelled worker, with the manager's routes: an app answers through every ingress node, and a
+    config change, a scale and a canary through one fail no request (each set of routes is served there, and the
+    previous one drained, before an old instance stops)."""
     app = box.new_app_name()
     box.run("git:from-image", app, cluster.image)
-    box.run("ps:scale", app, "web=2")
-    worker = cluster.nodes[2]
+    box.run("ps:scale", app, "web=4")
+    workers = cluster.nodes[1:]
     with pytest.raises(ConnectionRefusedError):  # no nginx there yet
-        get(box.http_port, box.host(app), address=worker.ip)
-    box.run("nodes:label", worker.name, "ingress=true")
+        get(box.http_port, box.host(app), address=workers[0].ip)
+    for worker in workers:
+        box.run("nodes:label", worker.name, "ingress=true")
     try:
-        assert get(box.http_port, box.host(app), address=worker.ip)[1].startswith(b"hello  from ")
-        with Load(box.http_port, box.host(app), clients=4, max_seconds=240, address=worker.ip) as load:
+        for node in cluster.nodes:
+            address = "127.0.0.1" if node is cluster.manager else node.ip  # the sandbox's nginx plays the manager's
+            assert get(box.http_port, box.host(app), address=address)[1].startswith(b"hello  from "), node.name
+
+        def words(count: int) -> dict[bytes, int]:
+            seen: dict[bytes, int] = {}
+            for _ in range(count):
+                word = get(box.http_port, box.host(app), address=workers[1].ip)[1].split()[1]
+                seen[word] = seen.get(word, 0) + 1
+            return seen
+
+        with Load(box.http_port, box.host(app), clients=4, max_seconds=300, address=workers[1].ip) as load:
             box.run("config:set", app, "HELLO=world")
-            box.run("ps:scale", app, "web=3")
+            box.run("ps:scale", app, "web=2")
+            for key, value in (("strategy", "canary"), ("canary-weight", "50")):
+                box.run("deploy:set", app, key, value)
+            box.run("config:set", app, "HELLO=canary")
+            assert set(words(40)) == {b"world", b"canary"}  # the canary's share, through the worker's nginx
+            box.run("deploy:promote", app)
+            assert words(10) == {b"canary": 10}
         assert load.result.failures == [] and load.result.ok > 50, load.result.failures[:5]
-        assert get(box.http_port, box.host(app), address=worker.ip)[1].startswith(b"hello world from ")
     finally:
-        box.run("nodes:label", worker.name, "ingress=")
+        for worker in workers:
+            box.run("nodes:label", worker.name, "ingress=")
 
     def refused() -> bool:
         try:
-            get(box.http_port, box.host(app), address=worker.ip)
+            get(box.http_port, box.host(app), address=workers[0].ip)
         except ConnectionRefusedError:
             return True
         return False
 
-    eventually(refused, 60, "nginx gone from the worker")
+    eventually(refused, 60, "nginx gone from the workers")
     box.run("apps:destroy", app, "--force")
 
 
