@@ -157,3 +157,17 @@ def _why(task: dict) -> str:
     except docker.errors.APIError:
         output = b""
     return output.decode(errors="replace").strip() or task["Status"].get("Err", "")
+
+
+def report(state_dir: Path) -> list[dict]:
+    """Each ingress node besides this one: whether its nginx runs, and whether it took the routes last published
+    (`routes`: current, or behind)."""
+    last = state_dir / "ingress.json"
+    took = set(json.loads(last.read_text())["nodes"]) if last.exists() else set()
+    tasks = client().api.tasks(filters={"service": SERVICE, "desired-state": "running"}) \
+        if client().api.services(filters={"name": SERVICE}) else []
+    running = {t["NodeID"] for t in tasks if t["Status"]["State"] == "running"}
+    return sorted(({"name": node["Description"]["Hostname"], "nginx": "running" if node["ID"] in running else "down",
+                    "routes": "current" if node["ID"] in took else "behind"}
+                   for node in client().api.nodes() if node["Spec"].get("Labels", {}).get(NODE_LABEL) == "true"),
+                  key=lambda row: row["name"])

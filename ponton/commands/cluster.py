@@ -12,7 +12,7 @@ from ponton.core.errors import InvalidInput, PontonError
 from ponton.core.undo import undone_on_failure
 from ponton.output import emit, format_option, pass_ponton, table
 from ponton.pipeline import clustering
-from runtime import cluster, registry
+from runtime import cluster, ingress, registry
 
 SWARM = "swarm"
 # What cluster:join-command prints after PONTON_JOIN=: a Swarm join token, @, the manager's HOST:PORT.
@@ -96,19 +96,23 @@ def join(p, line, advertise_addr):
 @format_option
 @pass_ponton
 def report(p, fmt):
-    """The cluster's managers and leader, its state store and its nodes, each with its health."""
+    """The cluster's managers and leader, its state store, registry, ingress nodes and nodes, each with its
+    health."""
     require_cluster(p)
     managers = cluster.managers_report()
     nodes = [n.as_json() for n in cluster.nodes()]
     registries = registry.report()
+    ingresses = ingress.report(p.settings.state_dir)
     data = {"managers": managers, "leader": next((m["name"] for m in managers if m["leader"]), None),
             "state_store": {"kind": "sqlite", "where": str(p.settings.state_dir), "health": "ok"},
-            "registry": registries, "nodes": nodes}
+            "registry": registries, "ingress": ingresses, "nodes": nodes}
     lines = [table([[m["name"], m["address"], "yes" if m["leader"] else "", m["reachability"]] for m in managers],
                    ["manager", "address", "leader", "reachability"]),
              "",
              f"state store: SQLite in {p.settings.state_dir} (on this manager)",
              "registry: " + ", ".join(f"{r['name']} {r['running']}/{r['wanted']} running" for r in registries),
+             "ingress: this manager" + "".join(f", {r['name']} (nginx {r['nginx']}, routes {r['routes']})"
+                                               for r in ingresses),
              f"nodes: {len(nodes)} ({sum(n['state'] == 'ready' for n in nodes)} ready)"]
     emit(fmt, data, "\n".join(lines))
 

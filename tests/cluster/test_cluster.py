@@ -171,6 +171,8 @@ def test_workers_labelled_ingress_serve_the_routes_through_rollouts_and_a_canary
     for worker in workers:
         box.run("nodes:label", worker.name, "ingress=true")
     try:
+        serving = json.loads(box.run("cluster:report", "--format", "json").stdout)["ingress"]
+        assert serving == [{"name": w.name, "nginx": "running", "routes": "current"} for w in workers], serving
         for node in cluster.nodes:
             address = "127.0.0.1" if node is cluster.manager else node.ip  # the sandbox's nginx plays the manager's
             assert get(box.http_port, box.host(app), address=address)[1].startswith(b"hello  from "), node.name
