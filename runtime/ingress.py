@@ -114,8 +114,8 @@ def _sync(name: str, bundle: bytes, ready: list[str]):
     for previous in client().api.services(filters={"name": JOB}):
         with contextlib.suppress(docker.errors.NotFound):
             client().api.remove_service(previous["ID"])
-    template = {"ContainerSpec": {"Image": registry.IMAGE,
-                                  "Command": ["/bin/sh", "/usr/local/lib/ingress-sync.sh", name.removeprefix(SECRET_PREFIX)],
+    command = ["/bin/sh", "/usr/local/lib/ingress-sync.sh", name.removeprefix(SECRET_PREFIX)]
+    template = {"ContainerSpec": {"Image": registry.IMAGE, "Command": command,
                                   "Env": [f"WAIT={WAIT}"],
                                   "Mounts": [{"Type": "volume", "Source": VOLUME, "Target": ROOT}],
                                   "Secrets": [{"SecretID": secret["ID"], "SecretName": name,
