@@ -7,7 +7,9 @@ so figures are those of a slow disk):
   engine), median of PUSH_RUNS each;
 - failover: a worker that runs instances is cut off the cluster's network (as a lost machine is: no FIN, no
   answer), with the watchdog running; from then until every instance runs on another node and nginx no longer
-  routes to it, median of FAILOVER_RUNS (the node is connected again between runs).
+  routes to it, median of FAILOVER_RUNS (the node is connected again between runs);
+- the push again with a worker labelled ingress=true: each change of routes then waits for that node's nginx
+  (the sync job), which shows in when the push returns.
 """
 
 import json
@@ -37,12 +39,16 @@ def run(report):
             _form(box, cluster)
             on_cluster = _pushes(box, cluster.image)
             failovers = _failovers(box, cluster)
+            log(f"labelling {cluster.nodes[2].name} ingress=true")
+            box.run("nodes:label", cluster.nodes[2].name, "ingress=true")
+            with_ingress = _pushes(box, cluster.image)
         finally:
             box.close()
     with sandbox(health_timeout=30, stop_timeout=5) as one:
         on_one = _pushes(one, app_image)
     report.row("cluster: push to serving, 3 nodes", seconds([s for s, _ in on_cluster]))
     report.row("cluster: push returned, 3 nodes", seconds([r for _, r in on_cluster]))
+    report.row("cluster: push returned, with an ingress worker", seconds([r for _, r in with_ingress]))
     report.row("one server: push to serving (same app)", seconds([s for s, _ in on_one]))
     report.row("cluster: failover of a cut-off worker", seconds(failovers), f"< {FAILOVER_TARGET:g} s",
                ok=statistics.median(failovers) < FAILOVER_TARGET)
