@@ -118,20 +118,37 @@ def update(node: Node, role: str | None = None, availability: str | None = None,
     """Change a node's role, availability or labels (None removes a label)."""
     import docker  # imported here: see init()
 
-    raw = client().api.inspect_node(node.id)
-    node_spec = dict(raw["Spec"])
-    if role:
-        node_spec["Role"] = role
-    if availability:
-        node_spec["Availability"] = availability
-    for key, value in (labels or {}).items():
-        node_spec["Labels"] = {k: v for k, v in node_spec.get("Labels", {}).items() if k != key}
-        if value is not None:
-            node_spec["Labels"][key] = value
+    def changed(node_spec: dict) -> dict:
+        node_spec = dict(node_spec)
+        if role:
+            node_spec["Role"] = role
+        if availability:
+            node_spec["Availability"] = availability
+        for key, value in (labels or {}).items():
+            node_spec["Labels"] = {k: v for k, v in node_spec.get("Labels", {}).items() if k != key}
+            if value is not None:
+                node_spec["Labels"][key] = value
+        return node_spec
+
     try:
-        client().api.update_node(node.id, raw["Version"]["Index"], node_spec)
+        update_spec(node.id, changed)
     except docker.errors.APIError as e:
         raise PontonError(f"cannot change node {node.name}: {e.explanation}") from None
+
+
+def update_spec(node_id: str, changed, attempts: int = 5):
+    """Write `changed(spec)` over a node's spec. Swarm refuses a write based on a version that changed meanwhile
+    (another change, or Swarm's own): read again and retry, a few times."""
+    import docker  # imported here: see init()
+
+    for attempt in range(attempts):
+        raw = client().api.inspect_node(node_id)
+        try:
+            client().api.update_node(node_id, raw["Version"]["Index"], changed(raw["Spec"]))
+            return
+        except docker.errors.APIError as e:
+            if "update out of sequence" not in str(e.explanation) or attempt == attempts - 1:
+                raise
 
 
 def remove(node: Node, force: bool):

@@ -69,9 +69,9 @@ def _ingress_nodes() -> list[dict]:
         wanted = (node["ID"] != here and node["Spec"]["Availability"] == "active"
                   and (node["Spec"]["Role"] == "manager" or labels.get(cluster.INGRESS_LABEL) == "true"))
         if wanted != (labels.get(NODE_LABEL) == "true"):
-            others = {k: v for k, v in labels.items() if k != NODE_LABEL}
-            client().api.update_node(node["ID"], node["Version"]["Index"],
-                                     {**node["Spec"], "Labels": {**others, **({NODE_LABEL: "true"} if wanted else {})}})
+            cluster.update_spec(node["ID"], lambda spec, wanted=wanted: {
+                **spec, "Labels": {**{k: v for k, v in spec.get("Labels", {}).items() if k != NODE_LABEL},
+                                   **({NODE_LABEL: "true"} if wanted else {})}})
         if wanted:
             found.append(node)
     return found
